@@ -1,0 +1,1 @@
+"""The asyncio Engine.IO v4 server: sessions, the polling and WebSocket transports."""

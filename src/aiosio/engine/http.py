@@ -1,0 +1,149 @@
+"""The seam between an HTTP host (the embedded server, the ASGI app) and the Engine.IO server.
+
+A host parses HTTP and WebSocket framing; the engine speaks Engine.IO. They meet through these types:
+
+* The host builds a :class:`Request` for every request under the engine's ``path`` and calls
+  ``app.handle_request(request, respond)``. The engine calls ``respond(response)`` exactly once, maybe
+  later (a long-polling GET waits for data). If the client goes away first, the host calls
+  ``request.on_abort()`` when the engine has set it.
+* For a WebSocket upgrade request the host calls ``app.handle_websocket(request, connection)``. The
+  engine answers with ``connection.accept(handler)`` (the host completes the upgrade and from then on
+  feeds every message to ``handler.on_message``) or ``connection.reject(response)`` (plain HTTP answer).
+
+Everything here is callback based so that no task is needed per message or per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "EngineApp",
+    "Request",
+    "Response",
+    "WebSocketConnection",
+    "WebSocketHandler",
+]
+
+
+class Request:
+    """An HTTP request as the engine sees it. Header names are lower case."""
+
+    __slots__ = (
+        "_query",
+        "body",
+        "body_too_large",
+        "client",
+        "headers",
+        "method",
+        "on_abort",
+        "path",
+        "query_string",
+        "scheme",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str = "",
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        client: tuple[str, int] | None = None,
+        scheme: str = "http",
+        body_too_large: bool = False,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers: dict[str, str] = headers if headers is not None else {}
+        self.body = body
+        self.client = client
+        self.scheme = scheme
+        #: True when the body was larger than ``EngineApp.max_http_buffer_size``; ``body`` is then empty.
+        self.body_too_large = body_too_large
+        #: Set by the engine while it holds the request; the host calls it if the client disconnects.
+        self.on_abort: Callable[[], None] | None = None
+        self._query: dict[str, str] | None = None
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query string as a dict (the first value wins for repeated keys)."""
+        if self._query is None:
+            query: dict[str, str] = {}
+            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+                query.setdefault(key, value)
+            self._query = query
+        return self._query
+
+    @property
+    def url(self) -> str:
+        """Path and query string, as they appeared in the request line."""
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.url}>"
+
+
+class Response:
+    """An HTTP response from the engine. The host adds ``Content-Length`` itself."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int, headers: list[tuple[str, str]] | None = None, body: bytes = b""
+    ) -> None:
+        self.status = status
+        self.headers: list[tuple[str, str]] = headers if headers is not None else []
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.body[:60]!r}>"
+
+
+class WebSocketHandler(Protocol):
+    """What the engine gives the host for an accepted WebSocket."""
+
+    def on_message(self, data: str | bytes) -> None:
+        """A complete text (``str``) or binary (``bytes``) message arrived."""
+
+    def on_disconnect(self) -> None:
+        """The connection is gone (closed by the peer, by the host, or lost). Called once."""
+
+
+class WebSocketConnection(Protocol):
+    """What the host gives the engine for one WebSocket upgrade request."""
+
+    def accept(self, handler: WebSocketHandler) -> None:
+        """Complete the upgrade (101) and deliver messages to ``handler`` from now on."""
+
+    def reject(self, response: Response) -> None:
+        """Refuse the upgrade with a plain HTTP response."""
+
+    def send(self, data: str | bytes) -> None:
+        """Queue one text (``str``) or binary (``bytes``) message. Never blocks."""
+
+    def close(self, code: int = 1000) -> None:
+        """Send a close frame and close the connection once it is flushed."""
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued but not yet handed to the kernel (for backpressure)."""
+
+
+class EngineApp(Protocol):
+    """An Engine.IO server as the HTTP hosts see it."""
+
+    #: The URL path prefix the engine answers, with a trailing slash (``/engine.io/``).
+    path: str
+    #: The largest request body or WebSocket message accepted, in bytes.
+    max_http_buffer_size: int
+
+    def handle_request(self, request: Request, respond: Callable[[Response], None]) -> None:
+        """Handle one HTTP request under ``path``; ``respond`` is called exactly once."""
+
+    def handle_websocket(self, request: Request, connection: WebSocketConnection) -> None:
+        """Handle a WebSocket upgrade request under ``path``."""
