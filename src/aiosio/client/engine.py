@@ -528,6 +528,9 @@ class EngineClient:
         except _ERRORS as exc:
             self._fail(_wrap(exc, "websocket error"))
 
+    def _alive(self) -> bool:
+        return self.state in ("open", "closing")
+
     async def _probe(self) -> None:
         ws: aiohttp.ClientWebSocketResponse | None = None
         try:
@@ -536,31 +539,32 @@ class EngineClient:
             msg = await ws.receive()
             if msg.type is not aiohttp.WSMsgType.TEXT or msg.data != "3probe":
                 raise TransportError("probe error", msg.data)
-            if self.state != "open":
+            if not self._alive():
                 return
+            # Pause polling: no new POST, and wait for the GET and POST in flight to finish.
             self._upgrading = True
             self._upgraded.clear()
             self._pausing = True
             await self._paused.wait()
             await self._idle.wait()
-            if self.state != "open":
+            if not self._alive():
                 return
             transport = _WebSocket(ws)
             ws = None
             self.transport = transport
             await transport.send([Packet(PacketType.UPGRADE)])
             self._upgrading = False
-            self._upgraded.set()
             self._pausing = False
+            self._upgraded.set()
             self._reader = ensure_task(self._ws_loop(transport))
             self._wake.set()
             _logger.debug("engine %s upgraded to websocket", self.id)
             self.on_upgrade("websocket")
         except _ERRORS as exc:
             _logger.debug("engine %s upgrade failed: %r", self.id, exc)
-            if self._upgrading and self.state == "open":
-                self._resume_polling()
         finally:
+            if self._upgrading:
+                self._resume_polling()
             if ws is not None:
                 await ws.close()
 
@@ -569,7 +573,7 @@ class EngineClient:
         self._upgraded.set()
         self._pausing = False
         self._paused.clear()
-        if isinstance(self.transport, _Polling):
+        if isinstance(self.transport, _Polling) and self._alive():
             if self._reader is None or self._reader.done():
                 self._reader = ensure_task(self._poll_loop())
             self._wake.set()
