@@ -274,7 +274,7 @@ async def test_multiplexing_one_connection(node: NodeServer) -> None:
         assert again.io is not main.io
         forced = await connect(node.url, "/admin", force_new=True, transports=["websocket"])
         assert forced.io is not main.io
-        assert len(node.of("handshake")) == 3
+        assert len(await node.wait_for("handshake", 3)) == 3
         await again.disconnect()
         await forced.disconnect()
         # Leaving one namespace keeps the shared connection for the others.
