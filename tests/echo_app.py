@@ -31,7 +31,7 @@ class EchoHandler:
 
 
 class EchoApp:
-    """GET answers the query string, POST echoes the body, ``hold`` waits for the client to leave."""
+    """GET answers the query string, POST echoes the body, ``hold`` waits for the client."""
 
     def __init__(self, path: str = "/engine.io/", max_http_buffer_size: int = 100_000) -> None:
         self.path = path
@@ -41,9 +41,17 @@ class EchoApp:
         self.disconnects = 0
         self.disconnected = asyncio.Event()
         self.aborted = asyncio.Event()
+        self.got_request = asyncio.Event()
+
+    async def wait_requests(self, count: int) -> None:
+        """Wait until ``count`` requests (or upgrade requests) have arrived."""
+        while len(self.requests) < count:
+            self.got_request.clear()
+            await self.got_request.wait()
 
     def handle_request(self, request: Request, respond: Callable[[Response], None]) -> None:
         self.requests.append(request)
+        self.got_request.set()
         headers = [("content-type", "text/plain"), ("x-method", request.method)]
         if request.path.endswith("/hold"):
 
@@ -69,6 +77,7 @@ class EchoApp:
 
     def handle_websocket(self, request: Request, connection: WebSocketConnection) -> None:
         self.requests.append(request)
+        self.got_request.set()
         if "reject" in request.query:
             connection.reject(Response(403, [("content-type", "text/plain")], b"go away"))
             return

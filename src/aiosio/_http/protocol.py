@@ -8,7 +8,7 @@ import time
 from collections import deque
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httptools
 
@@ -68,10 +68,13 @@ class HttpProtocol(asyncio.Protocol):
         "_body_size",
         "_client",
         "_closing",
+        "_completed",
         "_current",
         "_current_head",
         "_current_keep",
         "_error",
+        "_handoff",
+        "_head_raw",
         "_head_size",
         "_headers",
         "_host",
@@ -100,6 +103,8 @@ class HttpProtocol(asyncio.Protocol):
         self._body_size = 0
         self._too_large = False
         self._head_size = 0
+        self._head_raw = 0
+        self._completed = 0
         self._in_head = False
         self._in_message = False
         self._upgrade = False
@@ -110,14 +115,15 @@ class HttpProtocol(asyncio.Protocol):
         self._queue: deque[tuple[Request, int, bool, bool]] | None = None
         self._paused = False
         self._ws: WebSocket | None = None
+        self._handoff: WebSocket | None = None
         self._rest = b""
         self._upgraded = False
         self._closing = False
 
     # -- asyncio.Protocol --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport but implement it.
+        self.transport = transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
@@ -130,26 +136,37 @@ class HttpProtocol(asyncio.Protocol):
         if self._error:
             return
         was_in_head = self._in_head
+        completed = self._completed
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgraded = True
             if not self._error and exc.args and isinstance(exc.args[0], int):
-                self._early_data(data[exc.args[0] :])
+                rest = data[exc.args[0] :]
+                handoff = self._handoff
+                if handoff is None:
+                    self._early_data(rest)
+                elif rest:
+                    # The engine accepted during the parse: the WebSocket owns the socket already.
+                    handoff.data_received(rest)
         except httptools.HttpParserError as exc:
             if not self._error:
                 logger.debug("malformed request from %s: %s", self._client, exc)
                 self._fail(400)
             return
         if self._in_head:
+            # httptools buffers an unfinished header line without telling; count raw bytes too.
+            # A head that began in this chunk with no message before it began at offset 0.
             if was_in_head:
-                self._head_size += len(data)
-            if self._head_size > MAX_HEAD_SIZE and not self._error:
+                self._head_raw += len(data)
+            elif completed == self._completed:
+                self._head_raw = len(data)
+            if self._head_raw > MAX_HEAD_SIZE and not self._error:
                 self._fail(431)
 
     def eof_received(self) -> bool | None:
-        # A half-closed client may still wait for its answer (Node keeps such sockets open too).
-        return self._current is not None or self._ws is not None
+        # As in Node's http server (httpAllowHalfOpen false): the client's FIN aborts its request.
+        return None
 
     def pause_writing(self) -> None:
         if self.transport is not None:
@@ -184,6 +201,7 @@ class HttpProtocol(asyncio.Protocol):
         self._in_message = True
         self._in_head = True
         self._head_size = 0
+        self._head_raw = 0
         self._url = b""
         self._headers = {}
         self._body = None
@@ -228,6 +246,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._in_message = False
+        self._completed += 1
         if self._error:
             return
         parser = self.parser
@@ -372,6 +391,7 @@ class HttpProtocol(asyncio.Protocol):
         rest = self._rest
         self._rest = b""
         self._ws = None
+        self._handoff = ws
         self._queue = None
         self.parser = None
         host = self._host
