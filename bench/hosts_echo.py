@@ -49,7 +49,8 @@ async def main():
                     self.hs = True
                     from aiosio._http.frames import accept_key
                     key = data.split(b"Sec-WebSocket-Key: ")[1].split(b"\r\n")[0].decode()
-                    self.t.write(b"HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n")
+                    accept = accept_key(key).encode()
+                    self.t.write(b"HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept)
                 else:
                     self.t.write(data)
         srv = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)

@@ -1,23 +1,42 @@
-"""Unmasking a 64 KiB client frame: C helper vs. big-integer XOR vs. a byte loop."""
-import os, timeit, sys
-data = os.urandom(65536); mask = os.urandom(4)
-def xor_int(data, mask):
-    n = len(data)
-    m = int.from_bytes(mask * (n // 4 + 1), "big") >> (8 * (4 - n % 4)) if n % 4 else int.from_bytes(mask * (n // 4), "big")
-    return (int.from_bytes(data, "big") ^ m).to_bytes(n, "big")
-def xor_int2(data, mask):
-    n = len(data)
-    full = (mask * ((n + 3) // 4))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(full, "little")).to_bytes(n, "little")
-from websockets.speedups import apply_mask
-def loop(data, mask):
+"""Unmasking one client frame: the C helper vs. the big-integer XOR vs. a Python byte loop."""
+
+from __future__ import annotations
+
+import os
+import timeit
+from collections.abc import Callable
+
+from aiosio._http.mask import apply_mask_python
+
+Mask = Callable[[bytes, bytes], bytes]
+
+
+def byte_loop(data: bytes, mask: bytes) -> bytes:
     return bytes(b ^ mask[i & 3] for i, b in enumerate(data))
-ref = loop(data, mask)
-assert xor_int(data, mask) == ref and xor_int2(data, mask) == ref and apply_mask(data, mask) == ref
-for name, f, n in [("int_from_bytes", xor_int2, 2000), ("websockets.speedups", apply_mask, 20000), ("python loop", loop, 20)]:
-    t = min(timeit.repeat(lambda: f(data, mask), number=n, repeat=3)) / n
-    print(f"{name}: {t*1e6:.1f} us per 64KiB")
-small = os.urandom(30)
-for name, f, n in [("int_from_bytes", xor_int2, 200000), ("websockets.speedups", apply_mask, 200000)]:
-    t = min(timeit.repeat(lambda: f(small, mask), number=n, repeat=3)) / n
-    print(f"{name} 30B: {t*1e9:.0f} ns")
+
+
+def per_call(fn: Mask, data: bytes, mask: bytes, number: int) -> float:
+    return min(timeit.repeat(lambda: fn(data, mask), number=number, repeat=3)) / number
+
+
+def main() -> None:
+    from websockets.speedups import apply_mask as c_mask
+
+    mask = os.urandom(4)
+    big = os.urandom(65536)
+    small = os.urandom(30)
+    methods: list[tuple[str, Mask, int]] = [
+        ("websockets.speedups", c_mask, 20000),
+        ("int.from_bytes XOR", apply_mask_python, 2000),
+        ("python byte loop", byte_loop, 20),
+    ]
+    expected = byte_loop(big, mask)
+    for name, fn, number in methods:
+        assert fn(big, mask) == expected
+        large = per_call(fn, big, mask, number) * 1e6
+        tiny = per_call(fn, small, mask, number * 10) * 1e9
+        print(f"{name:22} {large:9.1f} us / 64 KiB {tiny:9.0f} ns / 30 B")
+
+
+if __name__ == "__main__":
+    main()
