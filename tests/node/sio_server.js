@@ -86,6 +86,7 @@ function setup(nsp) {
       for (let i = 0; i < count; i++) socket.emit("item", i);
     });
     socket.on("server_disconnect", () => socket.disconnect());
+    socket.on("raw", (data) => socket.conn.write(data));
     socket.on("close_transport", () => socket.conn.close());
     socket.on("broadcast", (...args) => io.emit("news", ...args));
     socket.on("close_then_broadcast", (msg) => {
