@@ -296,6 +296,7 @@ class Manager:
         task = self._open_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+            self._track(task)
         self._open_task = None
 
     def _destroy(self, socket: Socket) -> None:
@@ -375,10 +376,8 @@ class Manager:
 
     def wait_closed_future(self) -> asyncio.Future[None]:
         """A future that completes once every closing transport is released."""
-        pending = list(self._closing)
-        return asyncio.ensure_future(_wait_all(pending))
+        return asyncio.ensure_future(self._wait_closed())
 
-
-async def _wait_all(futures: list[asyncio.Future[Any]]) -> None:
-    if futures:
-        await asyncio.wait(futures)
+    async def _wait_closed(self) -> None:
+        while pending := [f for f in self._closing if not f.done()]:
+            await asyncio.wait(pending)
