@@ -19,7 +19,9 @@ import inspect
 import logging
 from collections.abc import Callable, Coroutine, Generator
 from types import CoroutineType
-from typing import Any
+from typing import Any, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Emitter", "call_lenient", "invoke", "spawn"]
 
@@ -204,11 +206,15 @@ class Emitter:
     def __init__(self) -> None:
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register ``handler`` for ``event``; without ``handler``, return a decorator."""
         if handler is None:
 
-            def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def decorator(fn: F) -> F:
                 self._add(event, fn)
                 return fn
 
@@ -216,11 +222,15 @@ class Emitter:
         self._add(event, handler)
         return handler
 
-    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, but the handler is removed after its first call."""
         if handler is None:
 
-            def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def decorator(fn: F) -> F:
                 self._add(event, _Once(self, event, fn))
                 return fn
 

@@ -210,8 +210,8 @@ class Connection:
     def close(self) -> None:
         """Close the Engine.IO connection (reason ``"forced server close"`` for the sockets)."""
         if self.conn.ready_state == "open":
-            self.conn.close()
             self._teardown("forced server close", None)
+            self.conn.close()
 
     def _on_close(self, reason: str, description: Any = None) -> None:
         self._teardown(reason, description)

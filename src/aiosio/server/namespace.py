@@ -7,7 +7,7 @@ import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import Emitter, invoke, spawn
 from aiosio.adapters.base import Adapter, BroadcastOptions, RecoveryOptions
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from aiosio.protocol.socketio import EncoderLike
     from aiosio.server.connection import Connection
     from aiosio.server.server import Server
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Namespace", "ParentNamespace"]
 
@@ -110,14 +112,22 @@ class Namespace:
 
     # -- handlers and middlewares -----------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register a handler (``"connection"``, ``"connect"``, or a server-side event).
 
         Without ``handler``, return a decorator.
         """
         return self._events.on(event, handler)
 
-    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, for one call only."""
         return self._events.once(event, handler)
 

@@ -7,7 +7,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import Emitter, spawn
 from aiosio.adapters.base import Adapter, RecoveryOptions
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from aiosio.adapters.base import AdapterNamespace
     from aiosio.engine.socket import EngineSocket
     from aiosio.protocol.socketio import Parser
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Server"]
 
@@ -202,14 +204,22 @@ class Server:
 
     # -- handlers ---------------------------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register a handler: ``"connection"``/``"connect"`` (main namespace), ``"new_namespace"``,
         or a server-side event of the main namespace. Without ``handler``, return a decorator."""
         if event == "new_namespace":
             return self._events.on(event, handler)
         return self.sockets.on(event, handler)
 
-    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, for one call only."""
         if event == "new_namespace":
             return self._events.once(event, handler)

@@ -7,7 +7,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import call_lenient, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from aiosio.engine.socket import EngineSocket
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Socket"]
 
@@ -165,11 +167,15 @@ class Socket:
 
     # -- listeners --------------------------------------------------------------------------------
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register ``handler`` for ``event``; without ``handler``, return a decorator."""
         if handler is None:
 
-            def decorator(fn: Handler) -> Handler:
+            def decorator(fn: F) -> F:
                 self._add_handler(event, fn)
                 return fn
 
@@ -177,11 +183,15 @@ class Socket:
         self._add_handler(event, handler)
         return handler
 
-    def once(self, event: str, handler: Handler | None = None) -> Any:
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, but the handler is removed after its first call."""
         if handler is None:
 
-            def decorator(fn: Handler) -> Handler:
+            def decorator(fn: F) -> F:
                 self._add_handler(event, _Once(self, event, fn))
                 return fn
 
