@@ -7,6 +7,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import Emitter, spawn
@@ -15,13 +16,17 @@ from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
 from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
 from aiosio.server.namespace import NameMatcher, Namespace, ParentNamespace
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import AdapterNamespace
+    from aiosio.asgi import ASGIApp
+    from aiosio.engine.http import EngineApp, Request, Response
     from aiosio.engine.socket import EngineSocket
     from aiosio.protocol.socketio import Parser
+    from aiosio.serve import EmbeddedServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +35,7 @@ __all__ = ["Server"]
 logger = logging.getLogger("aiosio.server")
 
 AdapterFactory = Callable[["AdapterNamespace"], Adapter]
+Fallback = Callable[["Request", Callable[["Response"], None]], None]
 
 
 def _recovery_options(value: Any) -> RecoveryOptions | None:
@@ -74,7 +80,9 @@ class Server:
     * ``connection_state_recovery``: ``None`` (off), ``True``, or
       ``{"max_disconnection_duration": 120.0, "skip_middlewares": True}``.
     * ``cleanup_empty_child_namespaces``: drop a dynamic child namespace when its last socket leaves.
-    * ``serve_client``: accepted for compatibility; the client bundle is not served by the server.
+    * ``serve_client``: serve the browser bundle at ``<path>socket.io.min.js`` (and the other
+      ``client-dist`` files): ``True`` looks for ``node_modules/socket.io-client/dist`` above the
+      working directory; a path names the directory.
     * ``task_per_handler``: start every coroutine handler in its own Task instead of stepping it
       until it first suspends (see :mod:`aiosio._handlers`).
     * ``attachment_timeout``: seconds the binary attachments of a packet may take to arrive (30).
@@ -91,7 +99,7 @@ class Server:
         parser: Parser = DEFAULT_PARSER,
         connection_state_recovery: Any = None,
         cleanup_empty_child_namespaces: bool = False,
-        serve_client: bool = False,
+        serve_client: bool | str | Path = False,
         task_per_handler: bool = False,
         attachment_timeout: float = 30.0,
         **engine_options: Any,
@@ -119,6 +127,7 @@ class Server:
         self._parents: list[ParentNamespace] = []
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._closing = False
+        self._listener: EmbeddedServer | None = None
         #: the Engine.IO server
         self.engine = EngineServer(path=path, **engine_options)
         self.engine.on("connection", self._on_engine_connection)
@@ -325,14 +334,43 @@ class Server:
         for awaitable in deferred:
             await awaitable
 
-    async def listen(self, port: int = 3000, host: str = "127.0.0.1") -> int:
-        """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks)."""
-        await self._run_deferred()
-        return int(await self.engine.listen(port=port, host=host))
+    def _app(self) -> EngineApp:
+        if self.serve_client is False:
+            return self.engine
+        dist = (
+            find_client_dist()
+            if self.serve_client is True
+            else Path(self.serve_client)  # a directory holding the client bundle
+        )
+        if dist is None:
+            logger.warning("serve_client: node_modules/socket.io-client/dist not found")
+            return self.engine
+        return ClientServingApp(self.engine, dist)
 
-    def asgi_app(self, fallback: Any = None) -> Any:
-        """An ASGI 3 application; requests outside the Engine.IO path go to ``fallback``."""
-        return self.engine.asgi_app(fallback)
+    async def listen(
+        self,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        *,
+        fallback: Fallback | None = None,
+    ) -> int:
+        """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
+
+        Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
+        """
+        from aiosio.serve import serve
+
+        if self._listener is not None:
+            raise RuntimeError("the server is already listening")
+        await self._run_deferred()
+        self._listener = await serve(self._app(), host, port, fallback=fallback)
+        return self._listener.port
+
+    def asgi_app(self, fallback: Any = None) -> ASGIApp:
+        """An ASGI 3 application; requests outside the Socket.IO path go to ``fallback``."""
+        from aiosio.asgi import ASGIApp
+
+        return ASGIApp(self._app(), fallback)
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters, then the engine."""
@@ -350,6 +388,9 @@ class Server:
             except Exception:
                 logger.exception("closing the adapter of %s failed", nsp.name)
         await self.engine.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
 
 
 async def _await_logged(awaitable: Awaitable[Any]) -> None:
