@@ -4,10 +4,11 @@ A coroutine handler is started by stepping it in the caller's frame. Most handle
 waiting (they emit, join a room, return a value), and those cost no Task at all. Only a handler that
 really suspends is handed to a Task, which resumes it where it stopped.
 
-One consequence: until its first real suspension, a coroutine handler runs outside any Task, so
-``asyncio.current_task()`` is ``None`` there and ``asyncio.timeout()`` / ``asyncio.TaskGroup()`` cannot be
-entered before the first ``await`` that suspends. Servers created with ``task_per_handler=True`` start
-every coroutine handler in its own Task instead.
+One consequence: until its first real suspension, a coroutine handler runs outside any Task (even
+when the message was delivered from inside one), so ``asyncio.current_task()`` is ``None`` there and
+``asyncio.timeout()`` / ``asyncio.TaskGroup()`` raise ``RuntimeError`` if entered before the first
+``await`` that suspends. Servers created with ``task_per_handler=True`` start every coroutine handler in
+its own Task instead.
 
 A handler that raises is logged with its traceback; the exception never reaches the caller.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Coroutine, Generator
 from types import CoroutineType
 from typing import Any, TypeVar, overload
@@ -121,6 +123,12 @@ def drive(
     if in_task:
         spawn(_run(coro, done, logger, label))
         return
+    loop = asyncio.get_running_loop()
+    # The first step runs outside any task: if the caller runs in one (an ASGI receive loop), it is
+    # stepped aside, so that the handler cannot bind a timeout or a task group to the caller's task.
+    caller = asyncio.current_task(loop)
+    if caller is not None:
+        _leave_task(loop, caller)
     try:
         pending = coro.send(None)
     except StopIteration as stop:
@@ -132,6 +140,9 @@ def drive(
     except Exception:
         logger.exception("%s raised", label)
         return
+    finally:
+        if caller is not None:
+            _enter_task(loop, caller)
     spawn(_finish(coro, pending, done, logger, label))
 
 

@@ -619,3 +619,31 @@ async def test_no_recovery_after_a_namespace_disconnect() -> None:
     again = await c.connect("/", {"pid": reply["pid"], "offset": data[-1]})
     assert again["sid"] != reply["sid"]
     assert not sockets[1].recovered
+
+
+@pytest.mark.parametrize("task_per_handler", [False, True])
+async def test_coroutine_handlers_with_and_without_a_task(task_per_handler: bool) -> None:
+    io = make_server(task_per_handler=task_per_handler)
+    sockets = connected(io)
+    c = await client(io)
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    @sockets[0].on("q")
+    async def q() -> str:
+        tasks.append(asyncio.current_task())
+        await asyncio.sleep(0)
+        async with asyncio.timeout(1):  # needs a task of its own: fine after the first suspension
+            tasks.append(asyncio.current_task())
+            await asyncio.sleep(0)
+        return "done"
+
+    c.send('21["q"]')  # delivered from inside the test's task
+    assert await c.recv() == '31["done"]'
+    test_task = asyncio.current_task()
+    assert tasks[1] is not None
+    assert tasks[1] is not test_task
+    # stepped in place, the handler starts outside any task; with task_per_handler in its own
+    if task_per_handler:
+        assert tasks[0] is tasks[1]
+    else:
+        assert tasks[0] is None
