@@ -345,3 +345,21 @@ def test_runs_on_uvloop() -> None:
     thread.join(30)
     assert result
     assert str(result[0]).startswith("uvloop")
+
+
+async def test_engine_handshake_headers_reach_the_101_response() -> None:
+    from aiosio import EngineServer
+
+    eng = EngineServer(cookie=True)
+    port = await eng.listen(0)
+    try:
+        url = f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket"
+        async with websockets.connect(url) as ws:
+            opened = await ws.recv()
+            assert isinstance(opened, str)
+            sid = opened.split('"sid":"')[1].split('"')[0]
+            assert ws.response is not None
+            cookie = ws.response.headers["Set-Cookie"]
+            assert cookie == f"io={sid}; Path=/; HttpOnly; SameSite=Lax"
+    finally:
+        await eng.close()
