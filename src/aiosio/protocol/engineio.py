@@ -25,6 +25,7 @@ __all__ = [
     "PacketType",
     "decode_packet",
     "decode_payload",
+    "decode_payload_packet",
     "encode_packet",
     "encode_payload",
     "encode_payload_packet",
@@ -96,7 +97,8 @@ def encode_payload(packets: list[Packet] | tuple[Packet, ...]) -> str:
     return SEPARATOR.join(map(encode_payload_packet, packets))
 
 
-def _decode_payload_packet(text: str) -> Packet:
+def decode_payload_packet(text: str) -> Packet:
+    """Decode one packet of a polling payload (``b`` + base64 for binary)."""
     if text[:1] == "b":
         try:
             return Packet(PacketType.MESSAGE, binascii.a2b_base64(text[1:], strict_mode=True))
@@ -114,4 +116,4 @@ def decode_payload(payload: str | bytes) -> list[Packet]:
             raise EngineProtocolError("payload is not valid UTF-8") from exc
     if not payload:
         raise EngineProtocolError("empty payload")
-    return [_decode_payload_packet(part) for part in payload.split(SEPARATOR)]
+    return [decode_payload_packet(part) for part in payload.split(SEPARATOR)]
