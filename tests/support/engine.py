@@ -203,10 +203,10 @@ class EngineUnderTest:
 
 
 def _refusing_hook(message: str) -> Callable[[Any], Any]:
-    from aiosio.engine import Refused  # type: ignore[attr-defined]
+    from aiosio import RequestRefused
 
     async def allow_request(request: Any) -> None:
-        raise Refused(403, message)
+        raise RequestRefused(message)
 
     return allow_request
 
