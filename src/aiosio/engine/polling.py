@@ -11,7 +11,7 @@ from ..protocol.engineio import (
     SEPARATOR,
     Packet,
     PacketType,
-    decode_payload_packet,
+    decode_packet,
     encode_payload,
 )
 from .http import Request, Response
@@ -181,7 +181,7 @@ class PollingTransport:
                 if socket._closed:
                     break
                 try:
-                    packet = decode_payload_packet(part)
+                    packet = decode_packet(part)
                 except EngineProtocolError as exc:
                     logger.info("session %s: bad polling payload: %s", socket.id, exc)
                     socket._on_parse_error(str(exc))

@@ -8,7 +8,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
 from ..protocol.session import open_packet
@@ -22,6 +22,8 @@ from .websocket import WebSocketTransport
 if TYPE_CHECKING:
     from ..asgi import ASGIApp
     from ..serve import EmbeddedServer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["EngineServer"]
 
@@ -103,7 +105,11 @@ class EngineServer:
         """How many sessions are open."""
         return len(self.clients)
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Add a listener: ``connection`` (EngineSocket), ``initial_headers`` / ``headers``
         (headers list, request), ``connection_error`` (request, code, message).
 
@@ -112,7 +118,7 @@ class EngineServer:
         if event not in _SERVER_EVENTS:
             raise ValueError(f"unknown engine server event {event!r}")
 
-        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def register(fn: F) -> F:
             self._listeners.setdefault(event, []).append(fn)
             return fn
 

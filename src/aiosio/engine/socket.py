@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import (
@@ -22,6 +22,8 @@ from .websocket import WebSocketTransport
 
 if TYPE_CHECKING:
     from .server import EngineServer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["EngineSocket"]
 
@@ -104,12 +106,16 @@ class EngineSocket:
     def _closed(self) -> bool:
         return self.session.state is ReadyState.CLOSED
 
-    def on(self, event: str, handler: Listener | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Add a listener for ``event``; usable as a decorator when ``handler`` is omitted."""
         if event not in _EVENTS:
             raise ValueError(f"unknown engine socket event {event!r}")
 
-        def register(fn: Listener) -> Listener:
+        def register(fn: F) -> F:
             self._listeners.setdefault(event, []).append(fn)
             if event == "message":
                 listeners = self._listeners["message"]
