@@ -186,20 +186,14 @@ class EngineUnderTest:
             await node.stop()
             raise
         self.port = int(listening["port"])
-        node.log.push = self._relay(node.log.push)  # type: ignore[method-assign]
+        node.log.listeners.append(self._relay)
 
-    def _relay(self, push: Callable[[Event], None]) -> Callable[[Event], None]:
-        log = self.log
-
-        def relay(event: Event) -> None:
-            push(event)
-            if event.get("event") in ("connection", "message", "upgrade", "close"):
-                copy = {k: v for k, v in event.items() if k not in ("kind", "description")}
-                if "data" in copy:
-                    copy["data"] = decode_data(copy["data"])
-                log.push(copy)
-
-        return relay
+    def _relay(self, event: Event) -> None:
+        if event.get("event") in ("connection", "message", "upgrade", "close"):
+            copy = {k: v for k, v in event.items() if k not in ("kind", "description")}
+            if "data" in copy:
+                copy["data"] = decode_data(copy["data"])
+            self.log.push(copy)
 
 
 def _refusing_hook(message: str) -> Callable[[Any], Any]:

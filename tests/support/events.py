@@ -25,12 +25,16 @@ class EventLog:
         self._changed = asyncio.Event()
         self._ended: str | None = None
         self._describe = describe
+        #: Called with every event as it arrives (to relay events elsewhere).
+        self.listeners: list[Callable[[Event], None]] = []
 
     def push(self, event: Event) -> None:
         """Record one event and wake the waiters."""
         self.events.append(event)
         self._taken.append(False)
         self._changed.set()
+        for listener in self.listeners:
+            listener(event)
 
     def end(self, why: str) -> None:
         """No more events will come (the peer exited); waiters fail fast with ``why``."""
