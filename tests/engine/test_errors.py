@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -466,7 +466,7 @@ async def test_websocket_oversize_message_closes_session(engine: EngineStarter) 
 # -- hostile input ------------------------------------------------------------------------------
 
 HOSTILE_BODIES: list[bytes] = [
-    os.urandom(64),
+    b"\xfe" + random.Random(1234).randbytes(63),
     b"4abc\x1e",  # truncated: an empty packet after the separator
     b"\xff\xfe\xfd",  # not UTF-8
     b"9x",  # unknown packet type
@@ -493,6 +493,27 @@ async def test_hostile_posts(
     other, _ = await handshake(http, eut)
     assert (await http.post(eut.polling_url(other), content="4fine")).text == "ok"
     assert (await eut.expect_event("message", sid=other))["data"] == "fine"
+
+
+@pytest.mark.parametrize("body", ["b!!!!", "bA", "4x\x1eb%%%"])
+async def test_bad_base64_closes_session(
+    engine: EngineStarter,
+    http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiosio")
+    eut = await engine()
+    if eut.is_reference:
+        pytest.skip("Node's base64 decoder skips bad characters; aiosio refuses the payload")
+    sid, _ = await handshake(http, eut)
+    response = await http.post(eut.polling_url(sid), content=body)
+    assert response.status_code in (200, 400)
+    assert (await eut.expect_event("close", sid=sid))["reason"] == "parse error"
+    assert any(r.name.startswith("aiosio") for r in caplog.records), "no log line"
+    assert not eut.log.seen(lambda ev: ev["event"] == "message" and isinstance(ev["data"], bytes))
+    other, _ = await handshake(http, eut)
+    assert (await http.post(eut.polling_url(other), content="4fine")).text == "ok"
 
 
 async def test_packets_on_a_closed_session(engine: EngineStarter, http: httpx.AsyncClient) -> None:
