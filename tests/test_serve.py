@@ -16,8 +16,9 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from aiosio._http.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, encode_frame
 from aiosio.engine.http import Request, Response
 from aiosio.serve import EmbeddedServer, run, serve
-from echo_app import EchoApp
-from raw_client import RawWebSocket, exchange
+
+from .echo_app import EchoApp
+from .raw_client import RawWebSocket, exchange
 
 
 @pytest.fixture

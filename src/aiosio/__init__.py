@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._logging import configure_from_env as _configure_logging
+from .asgi import ASGIApp
 from .engine.errors import RequestRefused
 from .engine.server import EngineServer
 from .engine.socket import EngineSocket
@@ -17,16 +18,19 @@ from .exceptions import (
     ProtocolError,
     SocketProtocolError,
 )
+from .serve import EmbeddedServer, run, serve, wait_for_shutdown_signal
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASGIApp",
     "AckTimeoutError",
     "AdapterError",
     "AiosioError",
     "ClientConnectionError",
     "ConnectRefusedError",
     "DisconnectedError",
+    "EmbeddedServer",
     "EngineProtocolError",
     "EngineServer",
     "EngineSocket",
@@ -34,6 +38,9 @@ __all__ = [
     "RequestRefused",
     "SocketProtocolError",
     "__version__",
+    "run",
+    "serve",
+    "wait_for_shutdown_signal",
 ]
 
 _configure_logging()
