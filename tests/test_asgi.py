@@ -22,7 +22,8 @@ from starlette.routing import Mount, Route
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from aiosio.asgi import ASGI3App, ASGIApp
-from echo_app import EchoApp
+
+from .echo_app import EchoApp
 
 
 @contextlib.asynccontextmanager

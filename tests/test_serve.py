@@ -16,8 +16,9 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from aiosio._http.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, encode_frame
 from aiosio.engine.http import Request, Response
 from aiosio.serve import EmbeddedServer, run, serve
-from echo_app import EchoApp
-from raw_client import RawWebSocket, exchange
+
+from .echo_app import EchoApp
+from .raw_client import RawWebSocket, exchange
 
 
 @pytest.fixture
@@ -344,3 +345,21 @@ def test_runs_on_uvloop() -> None:
     thread.join(30)
     assert result
     assert str(result[0]).startswith("uvloop")
+
+
+async def test_engine_handshake_headers_reach_the_101_response() -> None:
+    from aiosio import EngineServer
+
+    eng = EngineServer(cookie=True)
+    port = await eng.listen(0)
+    try:
+        url = f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket"
+        async with websockets.connect(url) as ws:
+            opened = await ws.recv()
+            assert isinstance(opened, str)
+            sid = opened.split('"sid":"')[1].split('"')[0]
+            assert ws.response is not None
+            cookie = ws.response.headers["Set-Cookie"]
+            assert cookie == f"io={sid}; Path=/; HttpOnly; SameSite=Lax"
+    finally:
+        await eng.close()

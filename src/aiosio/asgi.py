@@ -197,7 +197,10 @@ class ASGIApp:
         if handler is None:
             await self._reject(scope, send, connection.rejection)
             return
-        await send({"type": "websocket.accept"})
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        if connection.accept_headers:
+            accept["headers"] = connection.accept_headers
+        await send(accept)
         writer = asyncio.get_running_loop().create_task(connection.write_loop())
         limit = self.engine.max_http_buffer_size
         try:
@@ -258,6 +261,7 @@ class _ASGIWebSocket:
         "_queue",
         "_send",
         "_wakeup",
+        "accept_headers",
         "decided",
         "rejection",
     )
@@ -268,6 +272,7 @@ class _ASGIWebSocket:
             asyncio.get_running_loop().create_future()
         )
         self.rejection: Response | None = None
+        self.accept_headers: list[tuple[bytes, bytes]] = []
         self._queue: deque[Message] = deque()
         self._buffered = 0
         self._wakeup: asyncio.Future[None] | None = None
@@ -278,8 +283,14 @@ class _ASGIWebSocket:
     def closing(self) -> bool:
         return bool(self._close_code) or self._finished
 
-    def accept(self, handler: WebSocketHandler) -> None:
+    def accept(
+        self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
+    ) -> None:
         if not self.decided.done():
+            self.accept_headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in headers or ()
+            ]
             self.decided.set_result(handler)
 
     def reject(self, response: Response) -> None:

@@ -422,6 +422,20 @@ async def test_cookie_cors_initial_packet_and_header_hooks() -> None:
     assert seen == ["GET", "GET"]
 
 
+async def test_websocket_handshake_gets_the_cookie_and_header_hooks() -> None:
+    eng = EngineServer(cookie={"name": "sticky", "same_site": "strict"})
+    eng.on("headers", lambda headers, req: headers.append(("X-Node", "a")))
+    ws = FakeWebSocket()
+    eng.handle_websocket(request("GET", "EIO=4&transport=websocket"), ws)
+    opened = await ws.recv()
+    assert isinstance(opened, str)
+    sid = json.loads(opened[1:])["sid"]
+    assert ws.accept_headers == [
+        ("Set-Cookie", f"sticky={sid}; Path=/; HttpOnly; SameSite=Strict"),
+        ("X-Node", "a"),
+    ]
+
+
 async def test_no_cors_headers_by_default() -> None:
     eng = EngineServer()
     response = await call(eng, request("GET", Q, headers={"origin": "https://a.example"}))

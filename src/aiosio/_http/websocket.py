@@ -79,7 +79,9 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._on_done = on_done
 
     # -- WebSocketConnection --
-    def accept(self, handler: WebSocketHandler) -> None:
+    def accept(
+        self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
+    ) -> None:
         """Complete the upgrade; ``handler`` receives every message from now on."""
         http = self._http
         if self._state != _CONNECTING or http is None:
@@ -92,9 +94,10 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._handler = handler
         self._state = _OPEN
         key = self.request.headers["sec-websocket-key"]
+        extra = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers or ())
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept_key(key).encode("ascii") + b"\r\n\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(key).encode("ascii") + b"\r\n" + extra + b"\r\n"
         )
         rest = http.detach_websocket(self)
         if rest:

@@ -117,8 +117,10 @@ class WebSocketHandler(Protocol):
 class WebSocketConnection(Protocol):
     """What the host gives the engine for one WebSocket upgrade request."""
 
-    def accept(self, handler: WebSocketHandler) -> None:
-        """Complete the upgrade (101) and deliver messages to ``handler`` from now on."""
+    def accept(
+        self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        """Complete the upgrade (101, with ``headers`` added) and deliver messages to ``handler``."""
 
     def reject(self, response: Response) -> None:
         """Refuse the upgrade with a plain HTTP response."""

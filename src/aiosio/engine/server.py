@@ -333,7 +333,7 @@ class EngineServer:
         transport = WebSocketTransport(socket, connection, probing=False)
         socket._start(transport)
         self.clients[socket.id] = socket
-        connection.accept(transport)
+        connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):
             connection.send(encode_packet(packet))
         logger.debug("session %s opened over websocket", socket.id)
@@ -355,12 +355,23 @@ class EngineServer:
             headers.append(("Content-Type", content_type))
         if self.cors is not None:
             headers.extend(self.cors.headers(request))
+        respond(Response(status, self._handshake_headers(request, initial_sid, headers), body))
+
+    def _handshake_headers(
+        self,
+        request: Request,
+        initial_sid: str | None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Run the header hooks (and set the cookie on a handshake) for one response."""
+        if headers is None:
+            headers = []
         if initial_sid is not None:
             if self.cookie is not None:
                 headers.append(("Set-Cookie", _serialize_cookie(self.cookie, initial_sid)))
             self._emit("initial_headers", headers, request)
         self._emit("headers", headers, request)
-        respond(Response(status, headers, body))
+        return headers
 
     def _cors_headers(self, request: Request) -> list[tuple[str, str]]:
         return self.cors.headers(request) if self.cors is not None else []
