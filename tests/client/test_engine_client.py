@@ -1,10 +1,8 @@
-"""The Engine.IO client layer: handshake, payload limits, parse errors, clean close, layering."""
+"""The Engine.IO client layer: handshake, payload limits, parse errors, clean close."""
 
 from __future__ import annotations
 
-import ast
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,38 +11,6 @@ from aiosio.client import EngineClient, Manager, TransportError
 
 from .conftest import transport_options
 from .node_server import NodeServer, wait_until
-
-CLIENT_DIR = Path(__file__).resolve().parents[2] / "src" / "aiosio" / "client"
-ALLOWED = {"aiosio.protocol", "aiosio._json", "aiosio._logging", "aiosio.exceptions"}
-
-
-def test_client_imports_only_protocol_and_shared_helpers() -> None:
-    for path in CLIENT_DIR.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                if node.level == 0:
-                    module = node.module or ""
-                elif node.level == 1:
-                    continue  # aiosio.client itself
-                else:
-                    base = "aiosio"
-                    module = f"{base}.{node.module}" if node.module else base
-                    if node.module is None:
-                        names = [f"aiosio.{alias.name}" for alias in node.names]
-                        assert all(
-                            any(n == a or n.startswith(a + ".") for a in ALLOWED) for n in names
-                        ), (path.name, names)
-                        continue
-            elif isinstance(node, ast.Import):
-                module = node.names[0].name
-            else:
-                continue
-            if module.startswith("aiosio"):
-                assert any(module == a or module.startswith(a + ".") for a in ALLOWED), (
-                    path.name,
-                    module,
-                )
 
 
 async def test_handshake_values(node: NodeServer, transport: str) -> None:

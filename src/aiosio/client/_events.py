@@ -1,18 +1,20 @@
 """Listener registry shared by the Manager and the client Socket.
 
-Plain handlers run directly; a handler that returns an awaitable gets one Task, kept alive here
-until it finishes. A handler that raises is logged with its traceback; the connection lives on.
+Plain handlers run directly; a coroutine handler is stepped at once and gets a Task only if it
+suspends (``aiosio._handlers``). A handler that raises is logged with its traceback; the connection
+lives on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
-__all__ = ["Handler", "Listeners", "invoke"]
+from .. import _handlers
+
+__all__ = ["Handler", "Listeners", "ensure_task", "invoke"]
 
 Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
@@ -21,49 +23,24 @@ _logger = logging.getLogger("aiosio.client")
 _tasks: set[asyncio.Future[Any]] = set()
 
 
-def _log_failure(handler: Handler, exc: BaseException) -> None:
-    name = getattr(handler, "__qualname__", repr(handler))
-    _logger.error("handler %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
+def _label(handler: Handler) -> str:
+    return f"handler {getattr(handler, '__qualname__', handler)!r}"
 
 
 def invoke(
     handler: Handler, args: tuple[Any, ...], done: Callable[[Any], None] | None = None
 ) -> None:
-    """Call ``handler(*args)``; hand its result (awaited if need be) to ``done``.
+    """Call ``handler(*args)``; hand its result (awaited if it is a coroutine) to ``done``.
 
-    Errors are logged and count as a ``None`` result.
+    A coroutine is stepped at once and only gets a Task if it suspends. Errors are logged; ``done``
+    is then not called.
     """
-    try:
-        result = handler(*args)
-    except Exception as exc:
-        _log_failure(handler, exc)
-        result = None
-    if inspect.isawaitable(result):
-        future = asyncio.ensure_future(result)
-        _tasks.add(future)
-
-        def finished(fut: asyncio.Future[Any]) -> None:
-            _tasks.discard(fut)
-            value = None
-            if fut.cancelled():
-                pass
-            elif (exc := fut.exception()) is not None:
-                _log_failure(handler, exc)
-            else:
-                value = fut.result()
-            if done is not None:
-                done(value)
-
-        future.add_done_callback(finished)
-    elif done is not None:
-        done(result)
+    _handlers.invoke(handler, args, done, _logger, _label(handler))
 
 
-async def maybe_await(value: Any) -> Any:
-    """Await ``value`` if it is awaitable, else return it."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
+def invoke_lenient(handler: Handler, args: tuple[Any, ...]) -> None:
+    """Call ``handler`` with as many of ``args`` as it accepts, like a JavaScript listener."""
+    _handlers.call_lenient(handler, args, _logger, _label(handler))
 
 
 class _Once:
@@ -157,11 +134,11 @@ class Listeners:
         self._handlers.setdefault(event, []).append(handler)
 
     def emit(self, event: str, *args: Any) -> None:
-        """Call every handler of ``event`` with ``args``."""
+        """Call every handler of ``event`` with as many of ``args`` as it accepts."""
         handlers = self._handlers.get(event)
         if handlers:
             for handler in tuple(handlers):
-                invoke(handler, args)
+                invoke_lenient(handler, args)
 
 
 def ensure_task(coro: Awaitable[Any]) -> asyncio.Future[Any]:

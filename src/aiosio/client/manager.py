@@ -1,6 +1,7 @@
 """The Manager: one Engine.IO connection shared by namespace sockets, with reconnection.
 
-Events (``manager.on(name, handler)``): ``open``, ``error`` (exception), ``close`` (reason),
+Events (``manager.on(name, handler)``): ``open``, ``error`` (exception), ``close`` (reason,
+description),
 ``ping``, ``reconnect_attempt`` (attempt number), ``reconnect`` (attempt number),
 ``reconnect_error`` (exception) and ``reconnect_failed``.
 """
@@ -321,7 +322,7 @@ class Manager:
         was = self.ready_state
         self.ready_state = "closed"
         if was != "closed" or reason != "forced close":
-            self._listeners.emit("close", reason)
+            self._listeners.emit("close", reason, description)
             for socket in self._active_sockets():
                 socket._on_close(reason, description)
         if self.reconnection and not self._skip_reconnect:

@@ -67,33 +67,11 @@ class _Ack:
         self.timer = timer
 
 
-class _AckReply:
-    """Answers one acknowledged server event with the first non-``None`` handler result."""
-
-    __slots__ = ("id", "pending", "sent", "socket")
-
-    def __init__(self, socket: Socket, ack_id: int, pending: int) -> None:
-        self.socket = socket
-        self.id = ack_id
-        self.pending = pending
-        self.sent = False
-
-    def done(self, result: Any) -> None:
-        if self.sent:
-            return
-        if result is None:
-            self.pending -= 1
-            if self.pending > 0:
-                return
-        self.sent = True
-        if isinstance(result, tuple):
-            data = list(result)
-        elif result is None:
-            data = []
-        else:
-            data = [result]
-        socket = self.socket
-        socket._packet(Packet(PacketType.ACK, socket.nsp, data, self.id))
+def _ack_data(result: Any) -> list[Any]:
+    """A handler's return value as acknowledgement arguments: None, one value, or a tuple."""
+    if isinstance(result, tuple):
+        return list(result)
+    return [] if result is None else [result]
 
 
 class _Queued:
@@ -237,8 +215,10 @@ class Socket:
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
         """Register a handler; ``@socket.on("event")`` works as a decorator.
 
-        The handler receives the event's arguments; when the server asked for an acknowledgement its
-        return value (a tuple for several values) is the answer.
+        The handler receives the event's arguments; when the server asked for an acknowledgement the
+        return value of the first handler is the answer (``None``: no argument, a tuple: several).
+        Handlers of ``disconnect`` get ``(reason, description)`` and of ``connect_error`` the error,
+        but may accept fewer arguments.
         """
         return self._listeners.on(event, handler) if handler else self._listeners.on(event)
 
@@ -557,7 +537,7 @@ class Socket:
     def _on_close(self, reason: str, description: Any) -> None:
         self.connected = False
         self.id = None
-        self._listeners.emit("disconnect", reason)
+        self._listeners.emit("disconnect", reason, description)
         self._clear_acks()
 
     def _clear_acks(self) -> None:
@@ -614,15 +594,20 @@ class Socket:
                 invoke(listener, (event, *params))
         handlers = self._listeners.get(event) if isinstance(event, str) else None
         if handlers:
+            handlers = list(handlers)
             if ack_id is None:
-                for handler in tuple(handlers):
+                for handler in handlers:
                     invoke(handler, params)
             else:
-                reply = _AckReply(self, ack_id, len(handlers))
-                for handler in tuple(handlers):
-                    invoke(handler, params, reply.done)
+                # The first handler's return value answers; the others' are ignored.
+                invoke(handlers[0], params, partial(self._send_ack, ack_id))
+                for handler in handlers[1:]:
+                    invoke(handler, params)
         if self._pid is not None and ack_id is None and isinstance(args[-1], str):
             self._last_offset = args[-1]
+
+    def _send_ack(self, ack_id: int, result: Any) -> None:
+        self._packet(Packet(PacketType.ACK, self.nsp, _ack_data(result), ack_id))
 
     def _on_ack(self, packet: Packet) -> None:
         if packet.id is None:
