@@ -1,4 +1,4 @@
-"""Fixtures for the client tests: official socket.io servers run by Node."""
+"""Fixtures for the client tests: Socket.IO servers (official Node, and aiosio) in processes."""
 
 from __future__ import annotations
 
@@ -9,22 +9,27 @@ import pytest
 
 from aiosio.client import Manager
 
-from .node_server import NodeServer, node_available
-
-requires_node = pytest.mark.skipif(not node_available(), reason="node and npm socket.io needed")
+from .servers import KINDS, SioServer, available
 
 FAST = {"pingInterval": 300, "pingTimeout": 200}
 
 
-@pytest.fixture
-def node_factory() -> Iterator[Callable[..., NodeServer]]:
-    """Start official servers with given options; all are killed after the test."""
-    if not node_available():
+@pytest.fixture(params=KINDS)
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """The server the client talks to: the official Node one, or aiosio's."""
+    kind = str(request.param)
+    if not available(kind):
         pytest.skip("node and npm socket.io needed")
-    servers: list[NodeServer] = []
+    return kind
 
-    def start(**options: Any) -> NodeServer:
-        server = NodeServer(**{**FAST, **options})
+
+@pytest.fixture
+def sio_factory(server_kind: str) -> Iterator[Callable[..., SioServer]]:
+    """Start servers of ``server_kind`` with given options; all are killed after the test."""
+    servers: list[SioServer] = []
+
+    def start(**options: Any) -> SioServer:
+        server = SioServer(server_kind, **{**FAST, **options})
         server.start()
         servers.append(server)
         return server
@@ -35,9 +40,9 @@ def node_factory() -> Iterator[Callable[..., NodeServer]]:
 
 
 @pytest.fixture
-def node(node_factory: Callable[..., NodeServer]) -> NodeServer:
-    """A default official server with a fast heartbeat (300 ms + 200 ms)."""
-    return node_factory()
+def sio(sio_factory: Callable[..., SioServer]) -> SioServer:
+    """A server with a fast heartbeat (300 ms + 200 ms)."""
+    return sio_factory()
 
 
 @pytest.fixture

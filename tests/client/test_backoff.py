@@ -10,7 +10,7 @@ import pytest
 
 from aiosio.client import Backoff
 
-from .node_server import NODE, ROOT
+from .servers import NODE, ROOT
 
 BACKO2 = ROOT / "node_modules" / "socket.io-client" / "build" / "cjs" / "contrib" / "backo2.js"
 

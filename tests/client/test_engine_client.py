@@ -10,11 +10,11 @@ import pytest
 from aiosio.client import EngineClient, Manager, TransportError
 
 from .conftest import transport_options
-from .node_server import NodeServer, wait_until
+from .servers import SioServer, wait_until
 
 
-async def test_handshake_values(node: NodeServer, transport: str) -> None:
-    engine = EngineClient(node.url, path="/socket.io", **transport_options(transport))
+async def test_handshake_values(sio: SioServer, transport: str) -> None:
+    engine = EngineClient(sio.url, path="/socket.io", **transport_options(transport))
     messages: list[str | bytes] = []
     engine.on_message = messages.append
     await engine.open()
@@ -34,9 +34,9 @@ async def test_handshake_values(node: NodeServer, transport: str) -> None:
     assert engine.closed
 
 
-async def test_handshake_refused(node_factory: Any) -> None:
-    node = node_factory(transports=["websocket"])
-    engine = EngineClient(node.url, path="/socket.io/", transports=["polling"])
+async def test_handshake_refused(sio_factory: Any) -> None:
+    sio = sio_factory(transports=["websocket"])
+    engine = EngineClient(sio.url, path="/socket.io/", transports=["polling"])
     with pytest.raises(TransportError) as info:
         await engine.open()
     await engine.wait_closed()
@@ -46,10 +46,10 @@ async def test_handshake_refused(node_factory: Any) -> None:
 
 
 async def test_polling_payloads_respect_max_payload(
-    node_factory: Any, managers: list[Manager]
+    sio_factory: Any, managers: list[Manager]
 ) -> None:
-    node = node_factory(maxHttpBufferSize=1000)
-    manager = Manager(node.url, transports=["polling"], reconnection=False)
+    sio = sio_factory(maxHttpBufferSize=1000)
+    manager = Manager(sio.url, transports=["polling"], reconnection=False)
     managers.append(manager)
     socket = manager.socket("/")
     await asyncio.wait_for(socket.connect(), 5)
@@ -60,15 +60,15 @@ async def test_polling_payloads_respect_max_payload(
     socket.on("disconnect", reasons.append)
     for i in range(30):
         socket.emit("record", i, "x" * 100)
-    records = await node.wait_for("record", 30)
+    records = await sio.wait_for("record", 30)
     assert [r["args"][0] for r in records] == list(range(30))
     assert reasons == []
 
 
 async def test_parse_error_closes_and_reconnects(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    manager = Manager(node.url, reconnection_delay=0.05, **transport_options(transport))
+    manager = Manager(sio.url, reconnection_delay=0.05, **transport_options(transport))
     managers.append(manager)
     socket = manager.socket("/")
     await asyncio.wait_for(socket.connect(), 5)
@@ -79,22 +79,22 @@ async def test_parse_error_closes_and_reconnects(
     socket.emit("raw", "9 not a socket.io packet")
     await wait_until(lambda: connects)
     assert reasons == ["parse error"]
-    assert len(await node.wait_for("handshake", 2)) == 2
+    assert len(await sio.wait_for("handshake", 2)) == 2
 
 
 async def test_clean_close_reaches_the_server(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    manager = Manager(node.url, **transport_options(transport))
+    manager = Manager(sio.url, **transport_options(transport))
     managers.append(manager)
     socket = manager.socket("/")
     await asyncio.wait_for(socket.connect(), 5)
     if transport == "upgrade":
-        await node.wait_for("upgrade")
+        await sio.wait_for("upgrade")
     assert await socket.emit_with_ack("record", "last words") == "ok"
     await asyncio.wait_for(socket.disconnect(), 5)
-    await node.wait_for("disconnect", reason="client namespace disconnect")
-    closes = await node.wait_for("engine_close")
+    await sio.wait_for("disconnect", reason="client namespace disconnect")
+    closes = await sio.wait_for("engine_close")
     assert closes[0]["reason"] == "transport close"
     assert manager.engine is None
     assert manager.ready_state == "closed"

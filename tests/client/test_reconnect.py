@@ -13,7 +13,7 @@ from aiosio import AckTimeoutError, ClientConnectionError
 from aiosio.client import Manager, Socket
 
 from .conftest import transport_options
-from .node_server import NodeServer, wait_until
+from .servers import SioServer, wait_until
 
 QUICK: dict[str, Any] = {
     "reconnection_delay": 0.05,
@@ -66,10 +66,10 @@ class Journal:
 
 
 async def open_socket(
-    node: NodeServer, managers: list[Manager], transport: str, **options: Any
+    sio: SioServer, managers: list[Manager], transport: str, **options: Any
 ) -> tuple[Socket, Journal]:
     socket_options = {k: options.pop(k) for k in ("auth", "retries", "ack_timeout") if k in options}
-    manager = Manager(node.url, **{**QUICK, **transport_options(transport), **options})
+    manager = Manager(sio.url, **{**QUICK, **transport_options(transport), **options})
     managers.append(manager)
     socket = manager.socket("/", **socket_options)
     journal = Journal(manager, socket)
@@ -84,11 +84,11 @@ def free_port() -> int:
 
 
 async def test_restart_reconnects_and_delivers_buffered_emits_once(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket, journal = await open_socket(node, managers, transport)
+    socket, journal = await open_socket(sio, managers, transport)
     first_id = socket.id
-    node.kill()
+    sio.kill()
     await journal.wait("disconnect")
     reason = journal.reasons()[0]
     assert reason in ("transport close", "transport error")
@@ -97,13 +97,13 @@ async def test_restart_reconnects_and_delivers_buffered_emits_once(
     for i in range(5):
         socket.emit("record", i)
     await journal.wait("manager.reconnect_error", 2)
-    node.restart()
+    sio.restart()
     await journal.wait("connect", 2)
     assert socket.connected
     assert socket.id != first_id
-    records = await node.wait_for("record", 5)
+    records = await sio.wait_for("record", 5)
     await asyncio.sleep(0.1)
-    assert [r["args"][0] for r in node.of("record")] == [0, 1, 2, 3, 4]
+    assert [r["args"][0] for r in sio.of("record")] == [0, 1, 2, 3, 4]
     assert records[0]["id"] == socket.id
     attempts = [args[0] for args in journal.args("manager.reconnect_attempt")]
     assert attempts == list(range(1, len(attempts) + 1))
@@ -117,10 +117,10 @@ async def test_restart_reconnects_and_delivers_buffered_emits_once(
     assert await socket.emit_with_ack("ack", "after") == "after"
 
 
-async def test_backoff_delays_between_attempts(node: NodeServer, managers: list[Manager]) -> None:
+async def test_backoff_delays_between_attempts(sio: SioServer, managers: list[Manager]) -> None:
     draws = iter([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] * 3)
     socket, journal = await open_socket(
-        node,
+        sio,
         managers,
         "websocket",
         reconnection_delay=0.04,
@@ -128,7 +128,7 @@ async def test_backoff_delays_between_attempts(node: NodeServer, managers: list[
         randomization_factor=0.5,
         random=lambda: next(draws),
     )
-    node.kill()
+    sio.kill()
     await journal.wait("manager.reconnect_attempt", 5)
     # 40 ms * 2^n with the reference's jitter for draws 0.0, 0.1, 0.2, ... capped at 150 ms:
     # 40, 80 + 4, 160 - 16, 320 + 48 -> 150, 640 - 128 -> 150.
@@ -140,9 +140,9 @@ async def test_backoff_delays_between_attempts(node: NodeServer, managers: list[
     socket.disconnect()
 
 
-async def test_attempts_exhausted(node: NodeServer, managers: list[Manager]) -> None:
-    _socket, journal = await open_socket(node, managers, "polling", reconnection_attempts=2)
-    node.kill()
+async def test_attempts_exhausted(sio: SioServer, managers: list[Manager]) -> None:
+    _socket, journal = await open_socket(sio, managers, "polling", reconnection_attempts=2)
+    sio.kill()
     await journal.wait("manager.reconnect_failed")
     transport_error = ["manager.error", "manager.close", "disconnect"]
     failed_attempt = ["manager.error", "connect_error"]
@@ -179,7 +179,7 @@ async def test_connect_gives_up_on_a_dead_server(managers: list[Manager]) -> Non
 
 
 async def test_connect_waits_for_a_server_that_comes_up(
-    node_factory: Callable[..., NodeServer], managers: list[Manager]
+    server_kind: str, managers: list[Manager]
 ) -> None:
     port = free_port()
     manager = Manager(f"http://127.0.0.1:{port}", **QUICK)
@@ -188,7 +188,7 @@ async def test_connect_waits_for_a_server_that_comes_up(
     connecting = asyncio.ensure_future(socket.connect())
     await asyncio.sleep(0.2)
     assert not connecting.done()
-    server = NodeServer(pingInterval=300, pingTimeout=200)
+    server = SioServer(server_kind, pingInterval=300, pingTimeout=200)
     server.port = port
     try:
         server.start()
@@ -198,9 +198,9 @@ async def test_connect_waits_for_a_server_that_comes_up(
         server.kill()
 
 
-async def test_no_reconnection_when_disabled(node: NodeServer, managers: list[Manager]) -> None:
-    socket, journal = await open_socket(node, managers, "websocket", reconnection=False)
-    node.kill()
+async def test_no_reconnection_when_disabled(sio: SioServer, managers: list[Manager]) -> None:
+    socket, journal = await open_socket(sio, managers, "websocket", reconnection=False)
+    sio.kill()
     await journal.wait("disconnect")
     await asyncio.sleep(0.2)
     assert journal.args("manager.reconnect_attempt") == []
@@ -208,24 +208,24 @@ async def test_no_reconnection_when_disabled(node: NodeServer, managers: list[Ma
 
 
 async def test_heartbeat_keeps_the_connection(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket, journal = await open_socket(node, managers, transport)
+    socket, journal = await open_socket(sio, managers, transport)
     await journal.wait("manager.ping", 3, within=3)
     assert socket.connected
     assert journal.args("disconnect") == []
-    assert len(node.of("handshake")) == 1
+    assert len(sio.of("handshake")) == 1
 
 
 async def test_stalled_server_is_detected_by_ping_timeout(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket, journal = await open_socket(node, managers, transport)
+    socket, journal = await open_socket(sio, managers, transport)
     if transport == "upgrade":
-        await node.wait_for("upgrade")
+        await sio.wait_for("upgrade")
     await journal.wait("manager.ping")
     loop = asyncio.get_running_loop()
-    node.pause()
+    sio.pause()
     paused_at = loop.time()
     try:
         await journal.wait("disconnect", within=3)
@@ -236,22 +236,22 @@ async def test_stalled_server_is_detected_by_ping_timeout(
         # While the server is stalled, emits wait in the buffer.
         socket.emit("record", "while stalled")
     finally:
-        node.resume()
+        sio.resume()
     await journal.wait("connect", 2, within=5)
-    await node.wait_for("record", args=["while stalled"])
-    assert len(node.of("record")) == 1
+    await sio.wait_for("record", args=["while stalled"])
+    assert len(sio.of("record")) == 1
 
 
 async def test_retries_resend_until_acknowledged(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket, _ = await open_socket(node, managers, transport, retries=3, ack_timeout=0.15)
+    socket, _ = await open_socket(sio, managers, transport, retries=3, ack_timeout=0.15)
     sent: list[tuple[Any, ...]] = []
     socket.on_any_outgoing(lambda *args: sent.append(args))
     socket.emit("flaky", "k1")
     socket.emit("record", "after k1")
     assert await socket.emit_with_ack("flaky", "k2") == "ok:k2"
-    flaky = await node.wait_for("flaky", 4)
+    flaky = await sio.wait_for("flaky", 4)
     assert [(f["key"], f["count"]) for f in flaky] == [("k1", 1), ("k1", 2), ("k2", 1), ("k2", 2)]
     # One packet in flight at a time: the record left only once k1 was acknowledged.
     assert sent == [
@@ -263,8 +263,8 @@ async def test_retries_resend_until_acknowledged(
     ]
 
 
-async def test_retries_exhausted(node: NodeServer, managers: list[Manager]) -> None:
-    socket, _ = await open_socket(node, managers, "websocket", retries=2, ack_timeout=0.05)
+async def test_retries_exhausted(sio: SioServer, managers: list[Manager]) -> None:
+    socket, _ = await open_socket(sio, managers, "websocket", retries=2, ack_timeout=0.05)
     sent: list[tuple[Any, ...]] = []
     socket.on_any_outgoing(lambda *args: sent.append(args))
     with pytest.raises(AckTimeoutError):
@@ -274,30 +274,30 @@ async def test_retries_exhausted(node: NodeServer, managers: list[Manager]) -> N
 
 
 async def test_retries_deliver_at_least_once_across_a_restart(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket, journal = await open_socket(node, managers, transport, retries=10, ack_timeout=0.3)
+    socket, journal = await open_socket(sio, managers, transport, retries=10, ack_timeout=0.3)
     socket.emit("record", "before")
-    await node.wait_for("record", args=["before"])
+    await sio.wait_for("record", args=["before"])
     socket.emit("record", "in flight")
-    node.kill()
+    sio.kill()
     for item in ("a", "b", "c"):
         socket.emit("record", item)
     await journal.wait("disconnect")
-    node.restart()
-    await node.wait_for("record", args=["c"], within=8)
-    seen = [r["args"][0] for r in node.of("record")]
+    sio.restart()
+    await sio.wait_for("record", args=["c"], within=8)
+    seen = [r["args"][0] for r in sio.of("record")]
     unique = list(dict.fromkeys(seen))
     assert unique == ["before", "in flight", "a", "b", "c"]
 
 
 async def test_connection_state_recovery(
-    node_factory: Callable[..., NodeServer], managers: list[Manager], transport: str
+    sio_factory: Callable[..., SioServer], managers: list[Manager], transport: str
 ) -> None:
-    node = node_factory(
+    sio = sio_factory(
         connectionStateRecovery={"maxDisconnectionDuration": 5000, "skipMiddlewares": False}
     )
-    socket, journal = await open_socket(node, managers, transport, auth={"token": "t"})
+    socket, journal = await open_socket(sio, managers, transport, auth={"token": "t"})
     assert socket.recovered is False
     first_id = socket.id
     news: list[tuple[Any, ...]] = []
@@ -313,9 +313,9 @@ async def test_connection_state_recovery(
     assert news[1][0] == "missed"
     assert socket.recovered is True
     assert socket.id == first_id
-    connections = await node.wait_for("connection", 2)
+    connections = await sio.wait_for("connection", 2)
     assert connections[1]["recovered"] is True
-    middleware = node.of("middleware")
+    middleware = sio.of("middleware")
     assert middleware[1]["auth"] == {
         "token": "t",
         "pid": middleware[1]["auth"]["pid"],
@@ -324,8 +324,8 @@ async def test_connection_state_recovery(
     assert journal.reasons() == ["transport close"]
 
     # A server that lost the session (restart) gives a fresh one: not recovered.
-    node.kill()
-    node.restart()
+    sio.kill()
+    sio.restart()
     await journal.wait("connect", 3, within=8)
     assert socket.recovered is False
     assert socket.id != first_id

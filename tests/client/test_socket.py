@@ -11,14 +11,14 @@ from aiosio import AckTimeoutError, ConnectRefusedError, DisconnectedError
 from aiosio.client import Manager, Socket, connect
 
 from .conftest import transport_options
-from .node_server import NodeServer, wait_until
+from .servers import SioServer, wait_until
 
 
 async def open_socket(
-    node: NodeServer, managers: list[Manager], transport: str, nsp: str = "/", **options: Any
+    sio: SioServer, managers: list[Manager], transport: str, nsp: str = "/", **options: Any
 ) -> Socket:
     socket_options = {k: options.pop(k) for k in ("auth", "retries", "ack_timeout") if k in options}
-    manager = Manager(node.url, **transport_options(transport), **options)
+    manager = Manager(sio.url, **transport_options(transport), **options)
     managers.append(manager)
     socket = manager.socket(nsp, **socket_options)
     await asyncio.wait_for(socket.connect(), 5)
@@ -37,13 +37,13 @@ def collector(socket: Socket, event: str) -> list[tuple[Any, ...]]:
 
 
 async def test_connect_emit_ack_binary(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket = await open_socket(node, managers, transport, auth={"token": "abc"})
+    socket = await open_socket(sio, managers, transport, auth={"token": "abc"})
     assert socket.connected
     assert not socket.disconnected
     assert isinstance(socket.id, str)
-    connection = (await node.wait_for("connection"))[0]
+    connection = (await sio.wait_for("connection"))[0]
     assert connection["id"] == socket.id
     assert connection["auth"] == {"token": "abc"}
 
@@ -63,11 +63,11 @@ async def test_connect_emit_ack_binary(
     assert binary == [({"buf": b"\x00\xff" * 100 + b"\x01\x02\x03", "list": [b"xyz", 7]},)]
 
 
-async def test_transport_in_use(node: NodeServer, managers: list[Manager], transport: str) -> None:
-    socket = await open_socket(node, managers, transport)
+async def test_transport_in_use(sio: SioServer, managers: list[Manager], transport: str) -> None:
+    socket = await open_socket(sio, managers, transport)
     expected = "polling" if transport == "polling" else "websocket"
     if transport == "upgrade":
-        await node.wait_for("upgrade")
+        await sio.wait_for("upgrade")
         await wait_until(lambda: [1] if transport_name(socket) == "websocket" else [])
     assert await socket.emit_with_ack("get_transport") == expected
     engine = socket.io.engine
@@ -76,23 +76,23 @@ async def test_transport_in_use(node: NodeServer, managers: list[Manager], trans
 
 
 async def test_order_of_many_events(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket = await open_socket(node, managers, transport)
+    socket = await open_socket(sio, managers, transport)
     items = collector(socket, "item")
     for i in range(50):
         socket.emit("record", i)
     socket.emit("many", 200)
     await wait_until(lambda: items, 200)
     assert [args[0] for args in items] == list(range(200))
-    records = await node.wait_for("record", 50)
+    records = await sio.wait_for("record", 50)
     assert [r["args"][0] for r in records] == list(range(50))
 
 
 async def test_server_ack_answered_by_return_value(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket = await open_socket(node, managers, transport)
+    socket = await open_socket(sio, managers, transport)
 
     @socket.on("question")
     async def question(a: int, b: int) -> int:
@@ -101,15 +101,15 @@ async def test_server_ack_answered_by_return_value(
 
     socket.on("question_many", lambda x: (x, x * 2, "three"))
     socket.emit("ask", 2, 3)
-    assert (await node.wait_for("answer"))[0]["answer"] == 5
+    assert (await sio.wait_for("answer"))[0]["answer"] == 5
     socket.emit("ask_many", 4)
-    assert (await node.wait_for("answer", 2))[1]["answer"] == [4, 8, "three"]
+    assert (await sio.wait_for("answer", 2))[1]["answer"] == [4, 8, "three"]
 
 
 async def test_handler_error_is_logged_and_connection_survives(
-    node: NodeServer, managers: list[Manager], caplog: pytest.LogCaptureFixture
+    sio: SioServer, managers: list[Manager], caplog: pytest.LogCaptureFixture
 ) -> None:
-    socket = await open_socket(node, managers, "websocket")
+    socket = await open_socket(sio, managers, "websocket")
 
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
@@ -123,8 +123,8 @@ async def test_handler_error_is_logged_and_connection_survives(
     assert await socket.emit_with_ack("ack", 2) == 2
 
 
-async def test_listeners_once_off_any(node: NodeServer, managers: list[Manager]) -> None:
-    socket = await open_socket(node, managers, "websocket")
+async def test_listeners_once_off_any(sio: SioServer, managers: list[Manager]) -> None:
+    socket = await open_socket(sio, managers, "websocket")
     once: list[Any] = []
     every: list[Any] = []
     anything: list[tuple[Any, ...]] = []
@@ -156,31 +156,31 @@ async def test_listeners_once_off_any(node: NodeServer, managers: list[Manager])
     assert len(anything) == 4
 
 
-async def test_reserved_events_cannot_be_emitted(node: NodeServer, managers: list[Manager]) -> None:
-    socket = await open_socket(node, managers, "websocket")
+async def test_reserved_events_cannot_be_emitted(sio: SioServer, managers: list[Manager]) -> None:
+    socket = await open_socket(sio, managers, "websocket")
     for name in ("connect", "connect_error", "disconnect", "disconnecting"):
         with pytest.raises(ValueError, match="reserved"):
             socket.emit(name)
 
 
-async def test_ack_timeout(node: NodeServer, managers: list[Manager], transport: str) -> None:
-    socket = await open_socket(node, managers, transport)
+async def test_ack_timeout(sio: SioServer, managers: list[Manager], transport: str) -> None:
+    socket = await open_socket(sio, managers, transport)
     with pytest.raises(AckTimeoutError):
         await socket.timeout(0.1).emit_with_ack("no_ack")
     assert socket.connected
     assert await socket.timeout(2).emit_with_ack("ack", 1) == 1
 
 
-async def test_ack_timeout_option(node: NodeServer, managers: list[Manager]) -> None:
-    socket = await open_socket(node, managers, "websocket", ack_timeout=0.1)
+async def test_ack_timeout_option(sio: SioServer, managers: list[Manager]) -> None:
+    socket = await open_socket(sio, managers, "websocket", ack_timeout=0.1)
     with pytest.raises(AckTimeoutError):
         await socket.emit_with_ack("no_ack")
 
 
 async def test_emit_while_disconnected_is_buffered_in_order(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    manager = Manager(node.url, **transport_options(transport))
+    manager = Manager(sio.url, **transport_options(transport))
     managers.append(manager)
     socket = manager.socket("/")
     for i in range(5):
@@ -189,19 +189,19 @@ async def test_emit_while_disconnected_is_buffered_in_order(
     socket.volatile.emit("record", "volatile")
     await asyncio.wait_for(socket.connect(), 5)
     assert await asyncio.wait_for(pending, 5) == "buffered"
-    records = await node.wait_for("record", 5)
+    records = await sio.wait_for("record", 5)
     await asyncio.sleep(0.05)
-    assert [r["args"][0] for r in node.of("record")] == [0, 1, 2, 3, 4]
+    assert [r["args"][0] for r in sio.of("record")] == [0, 1, 2, 3, 4]
     assert records[0]["id"] == socket.id
 
 
-async def test_volatile_emit_when_connected(node: NodeServer, managers: list[Manager]) -> None:
-    socket = await open_socket(node, managers, "websocket")
+async def test_volatile_emit_when_connected(sio: SioServer, managers: list[Manager]) -> None:
+    socket = await open_socket(sio, managers, "websocket")
     socket.volatile.emit("record", "v")
-    await node.wait_for("record", args=["v"])
+    await sio.wait_for("record", args=["v"])
 
 
-async def test_auth_callable_sync_and_async(node: NodeServer, managers: list[Manager]) -> None:
+async def test_auth_callable_sync_and_async(sio: SioServer, managers: list[Manager]) -> None:
     calls: list[int] = []
 
     async def auth() -> dict[str, Any]:
@@ -209,20 +209,20 @@ async def test_auth_callable_sync_and_async(node: NodeServer, managers: list[Man
         await asyncio.sleep(0)
         return {"token": "t", "n": len(calls)}
 
-    socket = await open_socket(node, managers, "polling", auth=auth)
-    assert (await node.wait_for("connection"))[0]["auth"] == {"token": "t", "n": 1}
-    other = await open_socket(node, managers, "websocket", nsp="/admin", auth=lambda: {"k": 1})
+    socket = await open_socket(sio, managers, "polling", auth=auth)
+    assert (await sio.wait_for("connection"))[0]["auth"] == {"token": "t", "n": 1}
+    other = await open_socket(sio, managers, "websocket", nsp="/admin", auth=lambda: {"k": 1})
     assert other.connected
     assert socket.connected
-    assert (await node.wait_for("connection", nsp="/admin"))[0]["auth"] == {"k": 1}
+    assert (await sio.wait_for("connection", nsp="/admin"))[0]["auth"] == {"k": 1}
 
 
 async def test_query_headers_and_path(
-    node_factory: Any, managers: list[Manager], transport: str
+    sio_factory: Any, managers: list[Manager], transport: str
 ) -> None:
-    node = node_factory(path="/custom")
+    sio = sio_factory(path="/custom")
     manager = Manager(
-        node.url + "/?from=url",
+        sio.url + "/?from=url",
         path="/custom/",
         query={"q": "1"},
         extra_headers={"X-Test": "yes"},
@@ -231,16 +231,16 @@ async def test_query_headers_and_path(
     managers.append(manager)
     socket = manager.socket("/")
     await asyncio.wait_for(socket.connect(), 5)
-    connection = (await node.wait_for("connection"))[0]
+    connection = (await sio.wait_for("connection"))[0]
     assert connection["query"]["q"] == "1"
     assert connection["query"]["from"] == "url"
     assert connection["header"] == "yes"
 
 
 async def test_connect_refused_by_middleware(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    manager = Manager(node.url, reconnection_delay=0.02, **transport_options(transport))
+    manager = Manager(sio.url, reconnection_delay=0.02, **transport_options(transport))
     managers.append(manager)
     socket = manager.socket("/", auth={"token": "bad"})
     errors: list[BaseException] = []
@@ -254,41 +254,41 @@ async def test_connect_refused_by_middleware(
     assert not socket.connected
     await asyncio.sleep(0.3)
     # No reconnection storm: one handshake, one middleware run.
-    assert len(node.of("handshake")) == 1
-    assert len(node.of("middleware")) == 1
+    assert len(sio.of("handshake")) == 1
+    assert len(sio.of("middleware")) == 1
     assert manager.ready_state == "closed"
 
 
-async def test_multiplexing_one_connection(node: NodeServer) -> None:
-    main = await connect(node.url, transports=["websocket"])
-    admin = await connect(node.url + "/admin", transports=["websocket"])
-    other = await connect(node.url, "/other", transports=["websocket"])
+async def test_multiplexing_one_connection(sio: SioServer) -> None:
+    main = await connect(sio.url, transports=["websocket"])
+    admin = await connect(sio.url + "/admin", transports=["websocket"])
+    other = await connect(sio.url, "/other", transports=["websocket"])
     try:
         assert main.io is admin.io is other.io
-        assert len(node.of("handshake")) == 1
-        assert {c["nsp"] for c in await node.wait_for("connection", 3)} == {"/", "/admin", "/other"}
+        assert len(sio.of("handshake")) == 1
+        assert {c["nsp"] for c in await sio.wait_for("connection", 3)} == {"/", "/admin", "/other"}
         assert await admin.emit_with_ack("ack", "a") == "a"
         assert await other.emit_with_ack("ack", "o") == "o"
         # The same namespace again gets a connection of its own, as in the reference.
-        again = await connect(node.url, transports=["websocket"])
+        again = await connect(sio.url, transports=["websocket"])
         assert again.io is not main.io
-        forced = await connect(node.url, "/admin", force_new=True, transports=["websocket"])
+        forced = await connect(sio.url, "/admin", force_new=True, transports=["websocket"])
         assert forced.io is not main.io
-        assert len(await node.wait_for("handshake", 3)) == 3
+        assert len(await sio.wait_for("handshake", 3)) == 3
         await again.disconnect()
         await forced.disconnect()
         # Leaving one namespace keeps the shared connection for the others.
         await admin.disconnect()
         assert main.connected
         assert other.connected
-        await node.wait_for("disconnect", nsp="/admin", reason="client namespace disconnect")
+        await sio.wait_for("disconnect", nsp="/admin", reason="client namespace disconnect")
         assert await main.emit_with_ack("ack", 1) == 1
     finally:
         await main.io.close()
 
 
-async def test_client_disconnect(node: NodeServer, managers: list[Manager], transport: str) -> None:
-    socket = await open_socket(node, managers, transport, reconnection_delay=0.02)
+async def test_client_disconnect(sio: SioServer, managers: list[Manager], transport: str) -> None:
+    socket = await open_socket(sio, managers, transport, reconnection_delay=0.02)
     reasons: list[str] = []
     socket.on("disconnect", reasons.append)
     pending = asyncio.ensure_future(socket.emit_with_ack("no_ack"))
@@ -299,16 +299,16 @@ async def test_client_disconnect(node: NodeServer, managers: list[Manager], tran
     assert socket.id is None
     with pytest.raises(DisconnectedError):
         await pending
-    await node.wait_for("disconnect", reason="client namespace disconnect")
+    await sio.wait_for("disconnect", reason="client namespace disconnect")
     await asyncio.sleep(0.1)
-    assert len(node.of("handshake")) == 1
+    assert len(sio.of("handshake")) == 1
     assert socket.io.engine is None
 
 
 async def test_server_disconnect_no_reconnection(
-    node: NodeServer, managers: list[Manager], transport: str
+    sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
-    socket = await open_socket(node, managers, transport, reconnection_delay=0.02)
+    socket = await open_socket(sio, managers, transport, reconnection_delay=0.02)
     reasons: list[str] = []
     socket.on("disconnect", reasons.append)
     socket.emit("server_disconnect")
@@ -316,16 +316,16 @@ async def test_server_disconnect_no_reconnection(
     assert reasons == ["io server disconnect"]
     assert not socket.active
     await asyncio.sleep(0.2)
-    assert len(node.of("handshake")) == 1
+    assert len(sio.of("handshake")) == 1
     # A new explicit connect works.
     await asyncio.wait_for(socket.connect(), 5)
     assert socket.connected
 
 
 async def test_refused_namespace_leaves_others_connected(
-    node: NodeServer, managers: list[Manager]
+    sio: SioServer, managers: list[Manager]
 ) -> None:
-    main = await open_socket(node, managers, "websocket")
+    main = await open_socket(sio, managers, "websocket")
     forbidden = main.io.socket("/forbidden")
     with pytest.raises(ConnectRefusedError):
         await asyncio.wait_for(forbidden.connect(), 5)

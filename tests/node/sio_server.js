@@ -116,3 +116,6 @@ httpServer.listen(port, "127.0.0.1", () => {
 });
 
 process.on("SIGTERM", () => process.exit(0));
+// Exit when stdin closes, so that no server outlives the test process.
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();

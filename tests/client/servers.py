@@ -1,4 +1,8 @@
-"""Runs tests/node/sio_server.js (the official socket.io server) and collects what it prints."""
+"""Socket.IO servers in their own processes, so tests can kill, restart and stall them.
+
+``kind="node"`` runs tests/node/sio_server.js (the official socket.io server); ``kind="aiosio"`` runs
+its twin tests/client/aiosio_server.py. Both print the same JSON lines, collected here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,18 +24,29 @@ SCRIPT = ROOT / "tests" / "node" / "sio_server.js"
 NODE = shutil.which("node")
 
 
+KINDS = ("node", "aiosio")
+
+
 def node_available() -> bool:
     """Whether node and the socket.io package can be found."""
     return NODE is not None and (ROOT / "node_modules" / "socket.io").is_dir()
 
 
+def available(kind: str) -> bool:
+    """Whether servers of ``kind`` can run here."""
+    return kind == "aiosio" or node_available()
+
+
 Event = dict[str, Any]
 
 
-class NodeServer:
-    """One official socket.io server process; it can be killed, restarted on its port, paused."""
+class SioServer:
+    """One Socket.IO server process; it can be killed, restarted on its port, paused."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, kind: str = "node", **options: Any) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown server kind {kind!r}")
+        self.kind = kind
         self.options = options
         self.port = 0
         self.events: list[Event] = []
@@ -42,10 +58,18 @@ class NodeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        args = [str(self.port), json.dumps(self.options)]
+        if self.kind == "node":
+            assert NODE is not None
+            return [NODE, str(SCRIPT), *args]
+        return [sys.executable, "-m", "tests.client.aiosio_server", *args]
+
     def start(self) -> None:
-        assert NODE is not None
+        # stdin stays open as a lifeline: the server exits when it closes.
         process = subprocess.Popen(
-            [NODE, str(SCRIPT), str(self.port), json.dumps(self.options)],
+            self.command(),
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,
             text=True,
@@ -72,7 +96,7 @@ class NodeServer:
         self._reader.start()
         if not listening.wait(10):
             self.kill()
-            raise RuntimeError("the node server did not start")
+            raise RuntimeError(f"the {self.kind} server did not start")
 
     def kill(self) -> None:
         """Kill the process at once (SIGKILL): connections break without a goodbye."""
@@ -83,8 +107,9 @@ class NodeServer:
             process.send_signal(signal.SIGCONT)
             process.kill()
         process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
         if self._reader is not None:
             self._reader.join(2)
         self.process = None
