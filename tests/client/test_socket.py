@@ -100,6 +100,7 @@ async def test_server_ack_answered_by_return_value(
         return a + b
 
     socket.on("question_many", lambda x: (x, x * 2, "three"))
+    socket.on("question_many", lambda x: "ignored: only the first handler answers")
     socket.emit("ask", 2, 3)
     assert (await sio.wait_for("answer"))[0]["answer"] == 5
     socket.emit("ask_many", 4)
@@ -274,7 +275,10 @@ async def test_multiplexing_one_connection(sio: SioServer) -> None:
         assert again.io is not main.io
         forced = await connect(sio.url, "/admin", force_new=True, transports=["websocket"])
         assert forced.io is not main.io
-        assert len(await sio.wait_for("handshake", 3)) == 3
+        alone = await connect(sio.url, "/other", multiplex=False, transports=["websocket"])
+        assert alone.io is not main.io
+        await alone.disconnect()
+        assert len(await sio.wait_for("handshake", 4)) == 4
         await again.disconnect()
         await forced.disconnect()
         # Leaving one namespace keeps the shared connection for the others.
@@ -290,11 +294,14 @@ async def test_multiplexing_one_connection(sio: SioServer) -> None:
 async def test_client_disconnect(sio: SioServer, managers: list[Manager], transport: str) -> None:
     socket = await open_socket(sio, managers, transport, reconnection_delay=0.02)
     reasons: list[str] = []
+    details: list[tuple[str, Any]] = []
     socket.on("disconnect", reasons.append)
+    socket.on("disconnect", lambda reason, description: details.append((reason, description)))
     pending = asyncio.ensure_future(socket.emit_with_ack("no_ack"))
     await asyncio.sleep(0.05)
     await asyncio.wait_for(socket.disconnect(), 5)
     assert reasons == ["io client disconnect"]
+    assert details == [("io client disconnect", None)]
     assert not socket.connected
     assert socket.id is None
     with pytest.raises(DisconnectedError):
