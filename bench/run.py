@@ -634,6 +634,16 @@ def select(items: str, known: Sequence[str], default: Sequence[str], what: str) 
     return chosen
 
 
+def point_servers(point: Point, servers: list[str], *, explicit: bool) -> list[str]:
+    """The servers to run ``point`` against: its own pair, or the chosen ones."""
+    if point.servers is None:
+        return servers
+    if not explicit:
+        return list(point.servers)
+    wanted = set(servers) | ({"aiosio-asgi"} if "aiosio" in servers else set())
+    return [s for s in point.servers if s in wanted]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     specs = server_specs()
@@ -652,9 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     summaries: dict[str, dict[str, Any]] = {}
     for point in points:
-        targets = [s for s in (point.servers or servers) if s in specs]
-        if point.servers is None:
-            targets = [s for s in targets if s in servers]
+        targets = point_servers(point, servers, explicit=bool(args.servers))
         for name in targets:
             runs = raw.setdefault(point.key, {}).setdefault(name, [])
             for i in range(args.runs):
@@ -678,8 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if runs:
                 summaries.setdefault(point.key, {})[name] = summarize(point, runs)
 
-    asgi_ran = any(p.scenario == "asgi" for p in points)
-    shown = [*servers, *(["aiosio-asgi"] if asgi_ran and "aiosio-asgi" not in servers else [])]
+    ran = {name for per_point in raw.values() for name in per_point}
+    shown = [*servers, *(s for s in specs if s in ran and s not in servers)]
     table = markdown(points, summaries, shown)
     print()
     print(table)

@@ -14,7 +14,7 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 
 def build() -> Any:
     """Return the ASGI app with the benchmark handlers."""
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    sio = socketio.AsyncServer(async_mode="asgi")
 
     @sio.on("echo")  # type: ignore[untyped-decorator]
     async def echo(sid: str, *args: Any) -> None:
