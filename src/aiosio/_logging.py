@@ -17,7 +17,12 @@ __all__ = ["LOGGER_NAMES", "configure_from_env", "get_logger"]
 #: Each aiosio logger with the reference names that select it as well.
 LOGGER_NAMES: dict[str, tuple[str, ...]] = {
     "aiosio.engine": ("engine", "engine:socket", "engine:polling", "engine:ws", "engine.io"),
-    "aiosio.server": ("socket.io:server", "socket.io:namespace", "socket.io:socket", "socket.io:client"),
+    "aiosio.server": (
+        "socket.io:server",
+        "socket.io:namespace",
+        "socket.io:socket",
+        "socket.io:client",
+    ),
     "aiosio.parser": ("socket.io-parser", "socket.io:parser"),
     "aiosio.adapter": ("socket.io-adapter", "socket.io:adapter", "socket.io-redis"),
     "aiosio.client": ("socket.io-client", "socket.io-client:manager", "engine.io-client"),

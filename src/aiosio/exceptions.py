@@ -6,8 +6,8 @@
     ├── ProtocolError                 bytes from a peer that break the protocol
     │   ├── EngineProtocolError       Engine.IO packet or payload
     │   └── SocketProtocolError       Socket.IO packet, namespace, ack id or attachments
-    ├── ConnectionError               a connection could not be made or was lost (client side)
-    │   └── ConnectionRefusedError    the server refused the namespace (CONNECT_ERROR)
+    ├── ClientConnectionError         a connection could not be made or was lost (client side)
+    │   └── ConnectRefusedError       the server refused the namespace (CONNECT_ERROR)
     ├── DisconnectedError             an operation on a socket that is no longer connected
     ├── AckTimeoutError               acknowledgements did not arrive in time
     └── AdapterError                  a cluster adapter could not reach its peers
@@ -23,8 +23,8 @@ __all__ = [
     "AckTimeoutError",
     "AdapterError",
     "AiosioError",
-    "ConnectionError",
-    "ConnectionRefusedError",
+    "ClientConnectionError",
+    "ConnectRefusedError",
     "DisconnectedError",
     "EngineProtocolError",
     "ProtocolError",
@@ -48,11 +48,11 @@ class SocketProtocolError(ProtocolError):
     """A Socket.IO packet could not be decoded or validated."""
 
 
-class ConnectionError(AiosioError):  # noqa: A001 - the reference's name, namespaced by the module
+class ClientConnectionError(AiosioError):
     """A connection could not be established, or it was lost."""
 
 
-class ConnectionRefusedError(ConnectionError):  # noqa: A001
+class ConnectRefusedError(ClientConnectionError):
     """The server refused to connect a namespace (a ``CONNECT_ERROR`` packet).
 
     ``message`` is the reason the server gave and ``data`` the optional extra payload.

@@ -77,6 +77,13 @@ def decode_packet(data: str | bytes) -> Packet:
         return Packet(PacketType.MESSAGE, bytes(data))
     if not data:
         raise EngineProtocolError("empty packet")
+    if data[0] == "b":
+        # A binary message as base64 text: how polling carries binary, and also accepted in a
+        # WebSocket text frame (as the reference does).
+        try:
+            return Packet(PacketType.MESSAGE, binascii.a2b_base64(data[1:], strict_mode=True))
+        except (binascii.Error, ValueError) as exc:
+            raise EngineProtocolError("invalid base64 in binary packet") from exc
     index = _DIGITS.find(data[0])
     if index < 0:
         raise EngineProtocolError(f"unknown packet type {data[0]!r}")
@@ -96,15 +103,6 @@ def encode_payload(packets: list[Packet] | tuple[Packet, ...]) -> str:
     return SEPARATOR.join(map(encode_payload_packet, packets))
 
 
-def _decode_payload_packet(text: str) -> Packet:
-    if text[:1] == "b":
-        try:
-            return Packet(PacketType.MESSAGE, binascii.a2b_base64(text[1:], strict_mode=True))
-        except (binascii.Error, ValueError) as exc:
-            raise EngineProtocolError("invalid base64 in binary packet") from exc
-    return decode_packet(text)
-
-
 def decode_payload(payload: str | bytes) -> list[Packet]:
     """Split and decode a polling payload; raises ``EngineProtocolError`` on any bad packet."""
     if isinstance(payload, (bytes, bytearray)):
@@ -114,4 +112,4 @@ def decode_payload(payload: str | bytes) -> list[Packet]:
             raise EngineProtocolError("payload is not valid UTF-8") from exc
     if not payload:
         raise EngineProtocolError("empty payload")
-    return [_decode_payload_packet(part) for part in payload.split(SEPARATOR)]
+    return [decode_packet(part) for part in payload.split(SEPARATOR)]

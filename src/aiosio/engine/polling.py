@@ -1,0 +1,193 @@
+"""The HTTP long-polling transport: GET carries server packets out, POST carries client packets in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from ..exceptions import EngineProtocolError
+from ..protocol.engineio import (
+    SEPARATOR,
+    Packet,
+    PacketType,
+    decode_packet,
+    encode_payload,
+)
+from .http import Request, Response
+
+if TYPE_CHECKING:
+    from .socket import EngineSocket
+
+__all__ = ["PollingTransport"]
+
+logger = logging.getLogger("aiosio.engine")
+
+_TEXT_PLAIN = "text/plain; charset=UTF-8"
+_CLOSE = Packet(PacketType.CLOSE)
+_NOOP = Packet(PacketType.NOOP)
+
+
+class PollingTransport:
+    """Buffers packets until the client's next GET and decodes the payloads it POSTs.
+
+    At most one GET is held at a time; a second concurrent GET is a protocol error.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_buffered_bytes",
+        "_closed",
+        "_flush_scheduled",
+        "_pending",
+        "_pending_request",
+        "socket",
+    )
+
+    name: ClassVar[str] = "polling"
+
+    def __init__(self, socket: EngineSocket) -> None:
+        self.socket = socket
+        self._buffer: list[Packet] = []
+        self._buffered_bytes = 0
+        self._pending: Callable[[Response], None] | None = None
+        self._pending_request: Request | None = None
+        self._flush_scheduled = False
+        self._closed = False
+
+    @property
+    def buffered_amount(self) -> int:
+        """Approximate bytes waiting for the next GET."""
+        return self._buffered_bytes
+
+    @property
+    def writable(self) -> bool:
+        """True while a GET is held open."""
+        return self._pending is not None
+
+    # -- sending --------------------------------------------------------------------------------
+    def send_packet(self, packet: Packet) -> None:
+        """Queue a packet for the next (or the pending) GET."""
+        if self._closed:
+            return
+        self._buffer.append(packet)
+        data = packet.data
+        self._buffered_bytes += len(data) + 1 if data is not None else 1
+        if self._pending is not None and not self._flush_scheduled:
+            # Several sends in one loop iteration go out in one payload.
+            self._flush_scheduled = True
+            self.socket.loop.call_soon(self._flush)
+
+    def send_message(self, data: str | bytes) -> None:
+        """Queue one message packet."""
+        self.send_packet(Packet(PacketType.MESSAGE, data))
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending is not None and self._buffer:
+            self._write(self._take_buffer())
+
+    def _take_buffer(self) -> list[Packet]:
+        packets = self._buffer
+        self._buffer = []
+        self._buffered_bytes = 0
+        return packets
+
+    def _write(self, packets: list[Packet]) -> None:
+        respond, request = self._pending, self._pending_request
+        self._pending = self._pending_request = None
+        assert respond is not None
+        assert request is not None
+        request.on_abort = None
+        body = encode_payload(packets).encode()
+        self.socket.server._respond(request, respond, 200, body, _TEXT_PLAIN)
+        self.socket._on_drain()
+
+    def release_with_noop(self) -> None:
+        """Answer a held GET with a noop (the upgrade asks the client to stop polling)."""
+        if self._pending is not None:
+            self._write(self._take_buffer() or [_NOOP])
+
+    def flush_into(self, send: Callable[[Packet], None]) -> None:
+        """Hand every buffered packet to ``send`` (used when the session moves to another transport)."""
+        for packet in self._take_buffer():
+            send(packet)
+
+    def close(self) -> None:
+        """Release the held GET with the remaining packets and a close packet."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pending is not None:
+            packets = self._take_buffer()
+            packets.append(_CLOSE)
+            self._write(packets)
+        self._buffer = []
+        self._buffered_bytes = 0
+
+    # -- requests -------------------------------------------------------------------------------
+    def on_request(self, request: Request, respond: Callable[[Response], None]) -> None:
+        """Route a polling request of this session."""
+        if request.method == "GET":
+            self._on_get(request, respond)
+        elif request.method == "POST":
+            self._on_post(request, respond)
+        else:
+            self.socket.server._respond(request, respond, 500, b"", None)
+
+    def _on_get(self, request: Request, respond: Callable[[Response], None]) -> None:
+        socket = self.socket
+        if self._pending is not None:
+            logger.info("session %s: overlapping GET requests", socket.id)
+            socket.server._respond(request, respond, 400, b"", None)
+            socket._on_error("overlap from client")
+            return
+        self._pending = respond
+        self._pending_request = request
+        if self._buffer:
+            self._write(self._take_buffer())
+        elif socket._closing:
+            self._closed = True
+            self._write([_CLOSE])
+            socket._finish_close()
+        elif socket._upgrading:
+            self._write([_NOOP])
+        else:
+            request.on_abort = self._on_abort
+
+    def _on_abort(self) -> None:
+        self._pending = self._pending_request = None
+        self.socket._on_error("poll connection closed prematurely")
+
+    def _on_post(self, request: Request, respond: Callable[[Response], None]) -> None:
+        socket = self.socket
+        server = socket.server
+        if request.body_too_large:
+            logger.info("session %s: POST body over max_http_buffer_size", socket.id)
+            server._respond(request, respond, 413, b"", None)
+            socket._on_error("payload too large")
+            return
+        if request.headers.get("content-type") == "application/octet-stream":
+            server._respond(request, respond, 400, b"", None)
+            socket._on_error("invalid content")
+            return
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        # Packets before a bad one are delivered, as the reference does, then the session closes.
+        if text is not None:
+            for part in text.split(SEPARATOR):
+                if socket._closed:
+                    break
+                try:
+                    packet = decode_packet(part)
+                except EngineProtocolError as exc:
+                    logger.info("session %s: bad polling payload: %s", socket.id, exc)
+                    socket._on_parse_error(str(exc))
+                    break
+                socket._on_packet(packet)
+        else:
+            logger.info("session %s: polling payload is not UTF-8", socket.id)
+            socket._on_parse_error("payload is not valid UTF-8")
+        server._respond(request, respond, 200, b"ok", "text/html")

@@ -1,0 +1,471 @@
+"""The Engine.IO v4 server: handshakes, routing to sessions, and the public ``EngineServer``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
+from ..protocol.session import open_packet
+from .cors import CorsOption, CorsPolicy
+from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
+from .http import Request, Response, WebSocketConnection
+from .polling import PollingTransport
+from .socket import EngineSocket
+from .websocket import WebSocketTransport
+
+if TYPE_CHECKING:
+    from ..asgi import ASGIApp
+    from ..serve import EmbeddedServer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["EngineServer"]
+
+logger = logging.getLogger("aiosio.engine")
+
+TRANSPORTS = ("polling", "websocket")
+_SERVER_EVENTS = frozenset({"connection", "initial_headers", "headers", "connection_error"})
+# The reference refuses an Origin header holding characters outside these.
+_INVALID_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+
+AllowRequest = Callable[[Request], "bool | str | Awaitable[bool | str | None] | None"]
+Respond = Callable[[Response], None]
+#: Refuses a request: (code, context for the log, message, status).
+Refuse = Callable[[ErrorCode, dict[str, Any], "str | None", "int | None"], None]
+
+
+class EngineServer:
+    """An Engine.IO v4 server.
+
+    Options mirror the reference's (times in float seconds):
+
+    * ``ping_interval`` (25), ``ping_timeout`` (20), ``upgrade_timeout`` (10).
+    * ``max_http_buffer_size`` (1e6 bytes): the largest POST body or WebSocket message.
+    * ``transports``: which of ``"polling"`` and ``"websocket"`` are allowed.
+    * ``path`` (``/engine.io/``), ``allow_upgrades`` (True).
+    * ``cors``: ``None`` (no CORS headers), ``"*"``, an origin, a list of origins, a callable judging an
+      origin, or a dict with ``origin``, ``credentials``, ``methods``, ``allowed_headers``,
+      ``exposed_headers``, ``max_age``.
+    * ``allow_request``: a hook (sync or async) called with the handshake :class:`Request`; return
+      ``False`` or a message string, or raise :class:`RequestRefused`, to refuse it (403 by default).
+    * ``cookie``: ``None`` (no cookie), ``True`` or a dict (``name``, ``path``, ``http_only``,
+      ``same_site``, ``secure``, ``max_age``, ``domain``) for a cookie holding the session id.
+    * ``initial_packet``: a message sent right after the open packet.
+    * ``max_write_buffer_size``: bytes a session may have waiting to go out before it is closed with
+      "transport error" (a slow client cannot grow the server's memory without bound).
+    """
+
+    def __init__(
+        self,
+        *,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Iterable[str] = TRANSPORTS,
+        path: str = "/engine.io/",
+        allow_upgrades: bool = True,
+        cors: CorsOption = None,
+        allow_request: AllowRequest | None = None,
+        cookie: bool | dict[str, Any] | None = None,
+        initial_packet: str | bytes | None = None,
+        max_write_buffer_size: int = 64 * 1024 * 1024,
+    ) -> None:
+        if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
+            raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
+        if max_http_buffer_size <= 0:
+            raise ValueError("max_http_buffer_size must be positive")
+        chosen = tuple(transports)
+        if not chosen or any(t not in TRANSPORTS for t in chosen):
+            raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}")
+        self.ping_interval = float(ping_interval)
+        self.ping_timeout = float(ping_timeout)
+        self.upgrade_timeout = float(upgrade_timeout)
+        self.max_http_buffer_size = int(max_http_buffer_size)
+        self.max_write_buffer_size = int(max_write_buffer_size)
+        self.transports = chosen
+        self.path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
+        self.allow_upgrades = allow_upgrades
+        self.cors = CorsPolicy.from_option(cors)
+        self.allow_request = allow_request
+        self.cookie = _cookie_options(cookie)
+        self.initial_packet = initial_packet
+        self.clients: dict[str, EngineSocket] = {}
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._pending_handshakes: set[asyncio.Task[None]] = set()
+        self._server: EmbeddedServer | None = None
+
+    # -- public API -----------------------------------------------------------------------------
+    @property
+    def clients_count(self) -> int:
+        """How many sessions are open."""
+        return len(self.clients)
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Add a listener: ``connection`` (EngineSocket), ``initial_headers`` / ``headers``
+        (headers list, request), ``connection_error`` (request, code, message).
+
+        Usable as a decorator when ``handler`` is omitted.
+        """
+        if event not in _SERVER_EVENTS:
+            raise ValueError(f"unknown engine server event {event!r}")
+
+        def register(fn: F) -> F:
+            self._listeners.setdefault(event, []).append(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    async def listen(self, port: int = 3000, host: str = "127.0.0.1") -> int:
+        """Serve on the embedded HTTP server; returns the bound port (``port=0`` picks one)."""
+        from ..serve import serve
+
+        if self._server is not None:
+            raise RuntimeError("the server is already listening")
+        self._server = await serve(self, host, port)
+        return self._server.port
+
+    def asgi_app(self, fallback: Any = None) -> ASGIApp:
+        """An ASGI 3 application serving this engine; other paths go to ``fallback``."""
+        from ..asgi import ASGIApp
+
+        return ASGIApp(self, fallback)
+
+    async def close(self) -> None:
+        """Close every session ("forced close") and stop the embedded server if it runs."""
+        for task in list(self._pending_handshakes):
+            task.cancel()
+        for socket in list(self.clients.values()):
+            socket.discard()
+        server, self._server = self._server, None
+        if server is not None:
+            await server.close()
+
+    # -- the host seam --------------------------------------------------------------------------
+    def handle_request(self, request: Request, respond: Respond) -> None:
+        """Handle one HTTP request under :attr:`path` (see :mod:`aiosio.engine.http`)."""
+        try:
+            self._handle_request(request, respond)
+        except Exception:
+            logger.exception("error handling %r", request)
+            respond(Response(500, [], b""))
+
+    def handle_websocket(self, request: Request, connection: WebSocketConnection) -> None:
+        """Handle a WebSocket upgrade request under :attr:`path`."""
+        try:
+            self._handle_websocket(request, connection)
+        except Exception:
+            logger.exception("error handling websocket %r", request)
+            connection.reject(Response(500, [], b""))
+
+    # -- routing --------------------------------------------------------------------------------
+    def _verify(self, request: Request, upgrade: bool) -> tuple[ErrorCode, dict[str, Any]] | None:
+        query = request.query
+        transport = query.get("transport")
+        if transport not in self.transports:
+            return ErrorCode.UNKNOWN_TRANSPORT, {"transport": transport}
+        origin = request.headers.get("origin")
+        if origin is not None and _INVALID_HEADER_CHAR.search(origin):
+            return ErrorCode.BAD_REQUEST, {"name": "INVALID_ORIGIN"}
+        sid = query.get("sid")
+        if sid:
+            socket = self.clients.get(sid)
+            if socket is None:
+                return ErrorCode.UNKNOWN_SID, {"sid": sid}
+            if not upgrade and socket.transport != transport:
+                return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}
+            return None
+        if request.method != "GET":
+            return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
+        if transport == "websocket" and not upgrade:
+            return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"}
+        return None
+
+    def _refuse(
+        self,
+        request: Request,
+        code: ErrorCode,
+        context: dict[str, Any],
+        message: str | None = None,
+        status: int | None = None,
+    ) -> Response:
+        """The JSON error response for a refused HTTP request (and a log line)."""
+        response = error_response(code, message, status, self._cors_headers(request))
+        self._log_refusal(request, code, context, message)
+        return response
+
+    def _refuse_upgrade(
+        self, request: Request, code: ErrorCode, context: dict[str, Any], message: str | None
+    ) -> Response:
+        """A refused WebSocket upgrade: 400 with the bare message as text/html, as the reference."""
+        self._log_refusal(request, code, context, message)
+        text = message or ERROR_MESSAGES[code]
+        return Response(
+            400, [("Connection", "close"), ("Content-Type", "text/html")], text.encode()
+        )
+
+    def _log_refusal(
+        self, request: Request, code: ErrorCode, context: dict[str, Any], message: str | None
+    ) -> None:
+        logger.info("refused %s %s: %s %s", request.method, request.url, code.name, context)
+        self._emit("connection_error", request, int(code), message or ERROR_MESSAGES[code])
+
+    def _handle_request(self, request: Request, respond: Respond) -> None:
+        if request.method == "OPTIONS" and self.cors is not None:
+            headers = self.cors.preflight_headers(request)
+            respond(Response(204, headers, b""))
+            return
+
+        def refuse(
+            code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
+        ) -> None:
+            respond(self._refuse(request, code, context, message, status))
+
+        failure = self._verify(request, upgrade=False)
+        if failure is not None:
+            refuse(*failure, None, None)
+            return
+        sid = request.query.get("sid")
+        if sid:
+            socket = self.clients[sid]
+            polling = socket._polling
+            if polling is None or polling is not socket._transport:
+                refuse(ErrorCode.BAD_REQUEST, {"name": "UPGRADED"}, None, None)
+                return
+            polling.on_request(request, respond)
+            return
+        self._start_handshake(request, lambda: self._open_polling(request, respond), refuse)
+
+    def _handle_websocket(self, request: Request, connection: WebSocketConnection) -> None:
+        def refuse(
+            code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
+        ) -> None:
+            connection.reject(self._refuse_upgrade(request, code, context, message))
+
+        failure = self._verify(request, upgrade=True)
+        if failure is not None:
+            refuse(*failure, None, None)
+            return
+        query = request.query
+        sid = query.get("sid")
+        if sid:
+            socket = self.clients[sid]
+            transport = WebSocketTransport(socket, connection, probing=True)
+            connection.accept(transport)
+            if (
+                query.get("transport") != "websocket"
+                or not self.allow_upgrades
+                or socket._probe is not None
+                or socket._polling is None
+            ):
+                logger.debug("session %s: refusing a second websocket", sid)
+                transport.close()
+                return
+            socket._begin_upgrade(transport)
+            return
+        self._start_handshake(request, lambda: self._open_websocket(request, connection), refuse)
+
+    # -- handshake ------------------------------------------------------------------------------
+    def _start_handshake(
+        self, request: Request, open_session: Callable[[], None], refuse: Refuse
+    ) -> None:
+        if self.allow_request is None:
+            self._handshake(request, open_session, refuse)
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._checked_handshake(request, open_session, refuse)
+        )
+        self._pending_handshakes.add(task)
+        task.add_done_callback(self._pending_handshakes.discard)
+
+    async def _checked_handshake(
+        self, request: Request, open_session: Callable[[], None], refuse: Refuse
+    ) -> None:
+        assert self.allow_request is not None
+        try:
+            verdict = self.allow_request(request)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+        except RequestRefused as exc:
+            refuse(ErrorCode.FORBIDDEN, {}, exc.message, exc.status)
+            return
+        except Exception:
+            logger.exception("allow_request hook failed")
+            refuse(ErrorCode.FORBIDDEN, {}, None, None)
+            return
+        if verdict is False or isinstance(verdict, str):
+            message = verdict if isinstance(verdict, str) else None
+            refuse(ErrorCode.FORBIDDEN, {}, message, None)
+            return
+        self._handshake(request, open_session, refuse)
+
+    def _handshake(
+        self, request: Request, open_session: Callable[[], None], refuse: Refuse
+    ) -> None:
+        if request.query.get("EIO") != "4":
+            refuse(
+                ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+                {"protocol": request.query.get("EIO")},
+                None,
+                None,
+            )
+            return
+        open_session()
+
+    def _new_socket(self, request: Request, transport_name: str) -> EngineSocket:
+        sid = secrets.token_urlsafe(15)
+        while sid in self.clients:
+            sid = secrets.token_urlsafe(15)
+        return EngineSocket(self, sid, request, transport_name)
+
+    def _open_packets(self, socket: EngineSocket, upgrades: list[str]) -> list[Packet]:
+        packets = [
+            open_packet(
+                socket.id,
+                upgrades,
+                self.ping_interval,
+                self.ping_timeout,
+                self.max_http_buffer_size,
+            )
+        ]
+        if self.initial_packet is not None:
+            packets.append(Packet(PacketType.MESSAGE, self.initial_packet))
+        return packets
+
+    def _open_polling(self, request: Request, respond: Respond) -> None:
+        socket = self._new_socket(request, "polling")
+        upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
+        socket._start(PollingTransport(socket))
+        self.clients[socket.id] = socket
+        body = encode_payload(self._open_packets(socket, upgrades)).encode()
+        self._respond(
+            request, respond, 200, body, "text/plain; charset=UTF-8", initial_sid=socket.id
+        )
+        logger.debug("session %s opened over polling", socket.id)
+        self._emit("connection", socket)
+
+    def _open_websocket(self, request: Request, connection: WebSocketConnection) -> None:
+        socket = self._new_socket(request, "websocket")
+        transport = WebSocketTransport(socket, connection, probing=False)
+        socket._start(transport)
+        self.clients[socket.id] = socket
+        connection.accept(transport, self._handshake_headers(request, socket.id))
+        for packet in self._open_packets(socket, []):
+            connection.send(encode_packet(packet))
+        logger.debug("session %s opened over websocket", socket.id)
+        self._emit("connection", socket)
+
+    # -- helpers used by sessions ---------------------------------------------------------------
+    def _respond(
+        self,
+        request: Request,
+        respond: Respond,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        *,
+        initial_sid: str | None = None,
+    ) -> None:
+        headers: list[tuple[str, str]] = []
+        if content_type is not None:
+            headers.append(("Content-Type", content_type))
+        if self.cors is not None:
+            headers.extend(self.cors.headers(request))
+        if status == 200:
+            # A polling answer is never to be cached; the header hooks see it as the reference's do.
+            headers.append(("Cache-Control", "no-store"))
+            headers = self._handshake_headers(request, initial_sid, headers)
+        respond(Response(status, headers, body))
+
+    def _handshake_headers(
+        self,
+        request: Request,
+        initial_sid: str | None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Run the header hooks (and set the cookie on a handshake) for one response."""
+        if headers is None:
+            headers = []
+        if initial_sid is not None:
+            if self.cookie is not None:
+                headers.append(("Set-Cookie", _serialize_cookie(self.cookie, initial_sid)))
+            self._emit("initial_headers", headers, request)
+        self._emit("headers", headers, request)
+        return headers
+
+    def _cors_headers(self, request: Request) -> list[tuple[str, str]]:
+        return self.cors.headers(request) if self.cors is not None else []
+
+    def _forget(self, socket: EngineSocket) -> None:
+        if self.clients.get(socket.id) is socket:
+            del self.clients[socket.id]
+
+    def _check_buffer(self, socket: EngineSocket) -> None:
+        if socket._transport.buffered_amount > self.max_write_buffer_size:
+            logger.warning(
+                "session %s: %d bytes waiting for a slow client, closing it",
+                socket.id,
+                socket._transport.buffered_amount,
+            )
+            socket._on_error("write buffer overflow")
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for fn in tuple(self._listeners.get(event, ())):
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("error in %r listener", event)
+
+
+def _cookie_options(cookie: bool | dict[str, Any] | None) -> dict[str, Any] | None:
+    if cookie is None or cookie is False:
+        return None
+    options: dict[str, Any] = {"name": "io", "path": "/", "http_only": True, "same_site": "lax"}
+    if isinstance(cookie, dict):
+        unknown = set(cookie) - {
+            "name",
+            "path",
+            "http_only",
+            "same_site",
+            "secure",
+            "max_age",
+            "domain",
+        }
+        if unknown:
+            raise ValueError(f"unknown cookie options: {sorted(unknown)}")
+        options.update(cookie)
+        if cookie.get("path") is False:
+            options["path"] = None
+            options["http_only"] = cookie.get("http_only", False)
+    return options
+
+
+def _serialize_cookie(options: dict[str, Any], value: str) -> str:
+    parts = [f"{options['name']}={value}"]
+    if options.get("max_age") is not None:
+        parts.append(f"Max-Age={int(options['max_age'])}")
+    if options.get("domain"):
+        parts.append(f"Domain={options['domain']}")
+    if options.get("path"):
+        parts.append(f"Path={options['path']}")
+    if options.get("http_only"):
+        parts.append("HttpOnly")
+    if options.get("secure"):
+        parts.append("Secure")
+    same_site = options.get("same_site")
+    if same_site:
+        same_site = {"lax": "Lax", "strict": "Strict", "none": "None"}.get(
+            str(same_site).lower(), str(same_site)
+        )
+        parts.append(f"SameSite={same_site}")
+    return "; ".join(parts)
