@@ -493,6 +493,7 @@ def plot(points: list[Point], results: dict[str, dict[str, Any]], path: Path) ->
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return "plot skipped: matplotlib is not installed (make bench installs it)"
     specs = server_specs()
@@ -500,17 +501,32 @@ def plot(points: list[Point], results: dict[str, dict[str, Any]], path: Path) ->
     if not echo:
         return "plot skipped: no echo results"
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    saturated_any = False
     styles = {"aiosio": "o-", "node": "s-", "node-bu": "s--", "psio": "^-", "aiosio-asgi": "o--"}
     for name in ("aiosio", "node", "node-bu", "psio"):
-        xs, ys = [], []
+        xs, ys, sat_x, sat_y = [], [], [], []
         for p in echo:
             summary = results[p.key].get(name)
             value = summary["median"].get("per_s") if summary else None
             if value is not None:
                 xs.append(p.gen_args["clients"])
                 ys.append(value)
+                if summary is not None and "generator saturated" in summary["notes"]:
+                    sat_x.append(xs[-1])
+                    sat_y.append(value)
         if xs:
-            ax.plot(xs, ys, styles[name], label=specs[name].label)
+            (line,) = ax.plot(xs, ys, styles[name], label=specs[name].label)
+            if sat_x:
+                saturated_any = True
+                ax.plot(sat_x, sat_y, "o", ms=13, mfc="none", color=line.get_color())
+    if saturated_any:
+        ax.annotate(
+            "circled: load generator saturated (a lower bound)",
+            (0.01, 0.01),
+            xycoords="axes fraction",
+            fontsize=8,
+        )
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_xlabel("clients (one message in flight each)")
     ax.set_ylabel("echo messages per second")
     ax.set_title("Socket.IO echo over WebSocket, server on one core")
