@@ -25,7 +25,7 @@ class EchoHandler:
         else:
             self.connection.send(data)
 
-    def on_disconnect(self) -> None:
+    def on_disconnect(self, error: str | None = None) -> None:
         self.app.disconnects += 1
         self.app.disconnected.set()
 

@@ -203,6 +203,7 @@ class ASGIApp:
         await send(accept)
         writer = asyncio.get_running_loop().create_task(connection.write_loop())
         limit = self.engine.max_http_buffer_size
+        error: str | None = None
         try:
             while True:
                 message = await receive()
@@ -212,6 +213,7 @@ class ASGIApp:
                     if data is None:
                         data = message.get("bytes") or b""
                     if len(data) > limit:
+                        error = "message too big"
                         connection.close(1009)
                         continue
                     if connection.closing:
@@ -229,7 +231,7 @@ class ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
             try:
-                handler.on_disconnect()
+                handler.on_disconnect(error)
             except Exception:
                 logger.exception("websocket disconnect handler failed")
 

@@ -213,7 +213,8 @@ async def test_client_close_packet() -> None:
     eng.handle_request(request("GET", f"{Q}&sid={sid}"), poll)
     await call(eng, request("POST", f"{Q}&sid={sid}", b"1"))
     assert rec.closes == [("transport close", None)]
-    assert (await poll.get()).body == b"1"
+    # The client is leaving: its held poll is released with a noop, as the reference does.
+    assert (await poll.get()).body == b"6"
 
 
 async def test_server_close_waits_for_the_next_poll() -> None:
@@ -382,7 +383,8 @@ async def test_allow_request_refusals() -> None:
     eng.handle_websocket(request("GET", "EIO=4&transport=websocket&token=no"), ws)
     await asyncio.sleep(0.01)
     assert ws.rejected is not None
-    assert ws.rejected.status == 403
+    assert ws.rejected.status == 400
+    assert ws.rejected.body == b"Not allowed"
 
 
 async def test_cookie_cors_initial_packet_and_header_hooks() -> None:
@@ -485,3 +487,16 @@ def test_bad_options() -> None:
         EngineServer(cookie={"flavour": "choc"})
     with pytest.raises(ValueError, match="event"):
         EngineServer().on("nope", print)
+
+
+async def test_writable_follows_the_transport() -> None:
+    eng = EngineServer()
+    rec = Recorder(eng)
+    sid, _ = await open_polling(eng)
+    socket = rec.sockets[0]
+    assert not socket.writable  # no GET is waiting
+    poll = Responder()
+    eng.handle_request(request("GET", f"{Q}&sid={sid}"), poll)
+    assert socket.writable
+    socket.close()
+    assert not socket.writable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import httpx
 import pytest
@@ -94,6 +95,8 @@ async def test_serve_client_bundle_and_fallback(serve: Serve) -> None:
     from aiosio.server.client_files import find_client_dist
 
     if find_client_dist() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("node_modules/socket.io-client is required in CI")
         pytest.skip("node_modules/socket.io-client is not installed")
     _, url = await serve(serve_client=True)
     async with httpx.AsyncClient() as http:

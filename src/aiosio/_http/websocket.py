@@ -59,7 +59,16 @@ def handshake_error(request: Request) -> str | None:
 class WebSocket(FrameReader, asyncio.Protocol):
     """A server-side WebSocket; implements ``aiosio.engine.http.WebSocketConnection``."""
 
-    __slots__ = ("_handler", "_http", "_on_done", "_state", "_timer", "request", "transport")
+    __slots__ = (
+        "_error",
+        "_handler",
+        "_http",
+        "_on_done",
+        "_state",
+        "_timer",
+        "request",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -76,6 +85,7 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._handler: WebSocketHandler | None = None
         self._state = _CONNECTING
         self._timer: asyncio.TimerHandle | None = None
+        self._error: str | None = None
         self._on_done = on_done
 
     # -- WebSocketConnection --
@@ -160,6 +170,7 @@ class WebSocket(FrameReader, asyncio.Protocol):
         except FrameError as exc:
             if self._state == _OPEN:
                 logger.debug("websocket protocol error (%s): %s", self.request.client, exc.reason)
+                self._error = exc.reason or f"websocket close code {exc.code}"
                 self._start_close(exc.code, exc.reason)
             else:
                 self.transport.close()
@@ -193,7 +204,7 @@ class WebSocket(FrameReader, asyncio.Protocol):
         if handler is not None:
             self._handler = None
             try:
-                handler.on_disconnect()
+                handler.on_disconnect(self._error)
             except Exception:
                 logger.exception("websocket disconnect handler failed")
 
