@@ -211,7 +211,7 @@ async def test_heartbeat_keeps_the_connection(
     sio: SioServer, managers: list[Manager], transport: str
 ) -> None:
     socket, journal = await open_socket(sio, managers, transport)
-    await journal.wait("manager.ping", 3, within=3)
+    await journal.wait("manager.ping", 2, within=3)
     assert socket.connected
     assert journal.args("disconnect") == []
     assert len(sio.of("handshake")) == 1

@@ -253,7 +253,7 @@ async def test_connect_refused_by_middleware(
     assert errors == [info.value]
     assert not socket.active
     assert not socket.connected
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.2)
     # No reconnection storm: one handshake, one middleware run.
     assert len(sio.of("handshake")) == 1
     assert len(sio.of("middleware")) == 1
