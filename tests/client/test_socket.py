@@ -338,3 +338,22 @@ async def test_refused_namespace_leaves_others_connected(
         await asyncio.wait_for(forbidden.connect(), 5)
     assert main.connected
     assert await main.emit_with_ack("ack", 1) == 1
+
+
+async def test_offline_buffer_is_bounded_when_asked() -> None:
+    from aiosio.client import Manager
+    from aiosio.exceptions import DisconnectedError
+
+    manager = Manager("http://127.0.0.1:9", reconnection=False)
+    socket = manager.socket("/", max_buffered=2)
+    socket.emit("a")
+    socket.emit("b")
+    with pytest.raises(DisconnectedError, match="2 events are already buffered"):
+        socket.emit("c")
+    socket.volatile.emit("dropped, not buffered")
+    queued = manager.socket("/queued", retries=3, max_buffered=1)
+    queued.emit("x")
+    with pytest.raises(DisconnectedError, match="1 events already wait"):
+        queued.emit("y")
+    with pytest.raises(ValueError, match="max_buffered"):
+        manager.socket("/bad", max_buffered=-1)

@@ -38,6 +38,7 @@ async def connect(
     auth: Auth = None,
     retries: int = 0,
     ack_timeout: float | None = None,
+    max_buffered: int | None = None,
     force_new: bool = False,
     multiplex: bool = True,
     **options: Any,
@@ -61,7 +62,9 @@ async def connect(
         if cached is None:
             cached = managers[key] = Manager(url, **options)
         manager = cached
-    socket = manager.socket(nsp, auth=auth, retries=retries, ack_timeout=ack_timeout)
+    socket = manager.socket(
+        nsp, auth=auth, retries=retries, ack_timeout=ack_timeout, max_buffered=max_buffered
+    )
     try:
         await socket.connect()
     except BaseException:

@@ -166,6 +166,7 @@ class Manager:
         auth: Auth = None,
         retries: int = 0,
         ack_timeout: float | None = None,
+        max_buffered: int | None = None,
     ) -> Socket:
         """The socket of ``namespace`` on this connection (made on first use, not yet connected)."""
         from .socket import Socket
@@ -174,7 +175,14 @@ class Manager:
             namespace = "/" + namespace
         socket = self.nsps.get(namespace)
         if socket is None:
-            socket = Socket(self, namespace, auth=auth, retries=retries, ack_timeout=ack_timeout)
+            socket = Socket(
+                self,
+                namespace,
+                auth=auth,
+                retries=retries,
+                ack_timeout=ack_timeout,
+                max_buffered=max_buffered,
+            )
             self.nsps[namespace] = socket
         return socket
 

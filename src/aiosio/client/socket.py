@@ -128,7 +128,10 @@ class Socket:
     Create it with :meth:`Manager.socket` or :func:`aiosio.client.connect`. ``auth`` is a dict or a
     plain / async callable returning one, evaluated on every (re)connection. With ``retries`` every
     emit is delivered at least once: events wait in a queue, one in flight at a time, and are sent
-    again until acknowledged (``ack_timeout`` bounds each wait).
+    again until acknowledged (``ack_timeout`` bounds each wait). Events emitted while disconnected
+    wait in a buffer and leave in order on connection; ``max_buffered`` bounds that buffer (an emit
+    beyond it raises :class:`~aiosio.exceptions.DisconnectedError`), unbounded by default as in the
+    reference client.
     """
 
     __slots__ = (
@@ -140,6 +143,7 @@ class Socket:
         "_ids",
         "_last_offset",
         "_listeners",
+        "_max_buffered",
         "_pid",
         "_queue",
         "_queue_seq",
@@ -163,7 +167,10 @@ class Socket:
         auth: Auth = None,
         retries: int = 0,
         ack_timeout: float | None = None,
+        max_buffered: int | None = None,
     ) -> None:
+        if max_buffered is not None and max_buffered < 0:
+            raise ValueError("max_buffered must be >= 0")
         if auth is not None and not callable(auth) and not isinstance(auth, Mapping):
             raise TypeError("auth must be a mapping or a callable returning one")
         if retries < 0:
@@ -178,6 +185,7 @@ class Socket:
         self.recovered = False
         self._retries = retries
         self._ack_timeout = ack_timeout
+        self._max_buffered = max_buffered
         self._active = False
         self._listeners = Listeners()
         self._any: list[Handler] = []
@@ -396,16 +404,27 @@ class Socket:
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
         if self._retries and not from_queue and not volatile:
+            if self._max_buffered is not None and len(self._queue) >= self._max_buffered:
+                raise DisconnectedError(f"{self._max_buffered} events already wait for delivery")
             self._add_to_queue(event, args, ack, timeout)
             return
         packet = Packet(PacketType.EVENT, self.nsp, [event, *args])
+        engine = self.io.engine
+        connected = self.connected and not (engine is not None and engine.ping_expired())
+        if (
+            not connected
+            and not volatile
+            and self._max_buffered is not None
+            and len(self._send_buffer) >= self._max_buffered
+        ):
+            raise DisconnectedError(
+                f"not connected and {self._max_buffered} events are already buffered"
+            )
         if ack is not None:
             ack_id = self._ids
             self._ids += 1
             self._register_ack(ack_id, ack, with_error, timeout)
             packet.id = ack_id
-        engine = self.io.engine
-        connected = self.connected and not (engine is not None and engine.ping_expired())
         if volatile and (engine is None or not engine.writable):
             return
         if connected:
