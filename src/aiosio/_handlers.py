@@ -11,6 +11,11 @@ when the message was delivered from inside one), so ``asyncio.current_task()`` i
 its own Task instead.
 
 A handler that raises is logged with its traceback; the exception never reaches the caller.
+
+The listener registry of the server (Socket, Namespace, Server) and of the client (Manager, Socket)
+lives here too: :class:`Listeners` (``on`` / ``once`` / ``off``), :class:`AnyListeners` (plus the
+catch-all listeners) and :class:`Emitter` (plus a public ``emit``). They are slotted base classes,
+so that a server socket holds its listeners in its own slots and no further object.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import inspect
 import logging
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Coroutine, Generator
+from functools import partial
 from types import CoroutineType
-from typing import Any, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["Emitter", "call_lenient", "invoke", "spawn"]
+__all__ = ["AnyListeners", "Emitter", "Listeners", "call_lenient", "drive", "invoke", "spawn"]
 
 _tasks: set[asyncio.Task[Any]] = set()
 
@@ -103,12 +109,23 @@ def _call_done(done: Callable[[Any], None], value: Any, logger: logging.Logger, 
         logger.exception("acknowledgement of %s raised", label)
 
 
-def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Run ``coro`` in a Task that is kept alive until it finishes."""
+def spawn(
+    coro: Coroutine[Any, Any, Any], logger: logging.Logger | None = None
+) -> asyncio.Task[Any]:
+    """Run ``coro`` in a Task that is kept alive until it finishes.
+
+    With ``logger``, an exception that ends the task is logged there.
+    """
     task = asyncio.get_running_loop().create_task(coro)
     _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    task.add_done_callback(_tasks.discard if logger is None else partial(_task_done, logger))
     return task
+
+
+def _task_done(logger: logging.Logger, task: asyncio.Task[Any]) -> None:
+    _tasks.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("background task failed", exc_info=(type(exc), exc, exc.__traceback__))
 
 
 def drive(
@@ -194,28 +211,50 @@ def call_lenient(
     invoke(fn, args[: _positional_capacity(fn)], None, logger, label)
 
 
-class _Once:
-    __slots__ = ("emitter", "event", "fn")
+Handler = Callable[..., Any]
 
-    def __init__(self, emitter: Emitter, event: str, fn: Callable[..., Any]) -> None:
-        self.emitter = emitter
+
+class _Once:
+    """The wrapper :meth:`Listeners.once` registers: it removes itself, then calls the listener."""
+
+    __slots__ = ("event", "fired", "listener", "owner")
+
+    def __init__(self, owner: Listeners, event: str, listener: Handler) -> None:
+        self.owner = owner
         self.event = event
-        self.fn = fn
+        self.listener = listener
+        self.fired = False
 
     def __call__(self, *args: Any) -> Any:
-        self.emitter.off(self.event, self)
-        return self.fn(*args)
+        if self.fired:  # already called from an older copy of the handler list
+            return None
+        self.fired = True
+        self.owner.off(self.event, self)
+        return self.listener(*args)
 
 
-class Emitter:
-    """A small event emitter: ``on`` / ``once`` / ``off`` (each usable as a decorator) and ``emit``."""
+def _remove(handlers: list[Handler], handler: Handler) -> None:
+    for i, registered in enumerate(handlers):
+        if registered is handler or (type(registered) is _Once and registered.listener is handler):
+            del handlers[i]
+            return
 
-    __slots__ = ("_listeners",)
 
-    _logger = logging.getLogger("aiosio.server")
+class Listeners:
+    """Event name -> ordered handlers: ``on`` / ``once`` / ``off`` (the first two also decorators).
+
+    A slotted base class, so that an object with listeners holds one dict and no further object.
+    Handler errors are logged to the class's ``_logger``.
+    """
+
+    __slots__ = ("_handlers",)
+
+    _logger: ClassVar[logging.Logger] = logging.getLogger("aiosio.server")
+    #: whether event names must be strings (the client's events are; the server's may be numbers)
+    _str_names: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._handlers: dict[str, list[Handler]] = {}
 
     @overload
     def on(self, event: str, handler: F) -> F: ...
@@ -223,14 +262,16 @@ class Emitter:
     def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register ``handler`` for ``event``; without ``handler``, return a decorator."""
+        if self._str_names and not isinstance(event, str):
+            raise TypeError("event name must be a string")
         if handler is None:
 
             def decorator(fn: F) -> F:
-                self._add(event, fn)
+                self._add_handler(event, fn)
                 return fn
 
             return decorator
-        self._add(event, handler)
+        self._add_handler(event, handler)
         return handler
 
     @overload
@@ -239,48 +280,131 @@ class Emitter:
     def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, but the handler is removed after its first call."""
+        if self._str_names and not isinstance(event, str):
+            raise TypeError("event name must be a string")
         if handler is None:
 
             def decorator(fn: F) -> F:
-                self._add(event, _Once(self, event, fn))
+                self._add_handler(event, fn, once=True)
                 return fn
 
             return decorator
-        self._add(event, _Once(self, event, handler))
+        self._add_handler(event, handler, once=True)
         return handler
 
-    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
         """Remove ``handler`` from ``event``, every handler of ``event``, or every handler."""
         if event is None:
-            self._listeners.clear()
+            self._handlers.clear()
             return
         if handler is None:
-            self._listeners.pop(event, None)
+            self._handlers.pop(event, None)
             return
-        handlers = self._listeners.get(event)
-        if not handlers:
-            return
-        for i, registered in enumerate(handlers):
-            if registered is handler or getattr(registered, "fn", None) is handler:
-                del handlers[i]
-                break
-        if not handlers:
-            del self._listeners[event]
+        handlers = self._handlers.get(event)
+        if handlers:
+            _remove(handlers, handler)
+            if not handlers:
+                del self._handlers[event]
 
-    def listeners(self, event: str) -> list[Callable[..., Any]]:
-        """A copy of the handlers registered for ``event``."""
-        return list(self._listeners.get(event, ()))
+    def listeners(self, event: str) -> list[Handler]:
+        """A copy of the handlers of ``event``, in call order."""
+        return [h.listener if type(h) is _Once else h for h in self._handlers.get(event, ())]
 
-    def _add(self, event: str, handler: Callable[..., Any]) -> None:
+    def _add_handler(self, event: str, handler: Handler, once: bool = False) -> None:
         if not callable(handler):
             raise TypeError("handler must be callable")
-        self._listeners.setdefault(event, []).append(handler)
+        if once:
+            handler = _Once(self, event, handler)
+        self._handlers.setdefault(event, []).append(handler)
+
+    def _call_handlers(self, event: str, args: tuple[Any, ...]) -> bool:
+        """Call every handler of ``event`` with ``args``; return whether there was one."""
+        handlers = self._handlers.get(event)
+        if not handlers:
+            return False
+        label = f"{event!r} handler"
+        for handler in tuple(handlers):
+            invoke(handler, args, None, self._logger, label)
+        return True
+
+    def _emit_reserved(self, event: str, *args: Any) -> None:
+        """Call every handler of ``event`` with as many of ``args`` as it accepts."""
+        handlers = self._handlers.get(event)
+        if handlers:
+            label = f"{event!r} handler"
+            for handler in tuple(handlers):
+                call_lenient(handler, args, self._logger, label)
+
+
+class AnyListeners(Listeners):
+    """:class:`Listeners` plus catch-all listeners of incoming and of outgoing events.
+
+    The catch-all lists are ``None`` until a listener is added.
+    """
+
+    __slots__ = ("_any", "_any_out")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._any: list[Handler] | None = None
+        self._any_out: list[Handler] | None = None
+
+    def on_any(self, handler: F) -> F:
+        """Call ``handler(event, *args)`` for every incoming event (usable as a decorator)."""
+        if self._any is None:
+            self._any = []
+        self._any.append(handler)
+        return handler
+
+    def prepend_any(self, handler: F) -> F:
+        """Like :meth:`on_any`, but before the catch-all handlers already registered."""
+        if self._any is None:
+            self._any = []
+        self._any.insert(0, handler)
+        return handler
+
+    def off_any(self, handler: Handler | None = None) -> None:
+        """Remove one catch-all handler, or all of them."""
+        if handler is None or self._any is None:
+            self._any = None
+        else:
+            _remove(self._any, handler)
+
+    def listeners_any(self) -> list[Handler]:
+        """A copy of the catch-all handlers."""
+        return list(self._any or ())
+
+    def on_any_outgoing(self, handler: F) -> F:
+        """Call ``handler(event, *args)`` for every event sent (not acknowledgements)."""
+        if self._any_out is None:
+            self._any_out = []
+        self._any_out.append(handler)
+        return handler
+
+    def prepend_any_outgoing(self, handler: F) -> F:
+        """Like :meth:`on_any_outgoing`, but before the handlers already registered."""
+        if self._any_out is None:
+            self._any_out = []
+        self._any_out.insert(0, handler)
+        return handler
+
+    def off_any_outgoing(self, handler: Handler | None = None) -> None:
+        """Remove one outgoing catch-all handler, or all of them."""
+        if handler is None or self._any_out is None:
+            self._any_out = None
+        else:
+            _remove(self._any_out, handler)
+
+    def listeners_any_outgoing(self) -> list[Handler]:
+        """A copy of the outgoing catch-all handlers."""
+        return list(self._any_out or ())
+
+
+class Emitter(Listeners):
+    """A small event emitter: :class:`Listeners` and a public :meth:`emit`."""
+
+    __slots__ = ()
 
     def emit(self, event: str, *args: Any) -> bool:
         """Call every handler of ``event`` with ``args``; return whether there was one."""
-        handlers = self._listeners.get(event)
-        if not handlers:
-            return False
-        for handler in list(handlers):
-            invoke(handler, args, None, self._logger, f"{event!r} handler")
-        return True
+        return self._call_handlers(event, args)

@@ -261,6 +261,26 @@ async def test_on_any_once_off_and_outgoing_listeners() -> None:
     assert s.listeners_any_outgoing() == []
 
 
+async def test_socket_listener_registry() -> None:
+    io = make_server()
+    sockets = connected(io)
+    c = await client(io)
+    s = sockets[0]
+    assert not hasattr(s, "__dict__")
+    seen: list[Any] = []
+
+    def once(value: str) -> None:
+        seen.append(value)
+
+    s.once(7, once)  # type: ignore[call-overload]  # the wire allows numeric event names
+    assert s.listeners(7) == [once]  # type: ignore[arg-type]
+    c.send('2[7,"a"]')
+    c.send('2[7,"b"]')
+    await asyncio.sleep(0)
+    assert seen == ["a"]
+    assert s.listeners(7) == []  # type: ignore[arg-type]
+
+
 async def test_socket_middleware_can_change_and_reject_events() -> None:
     io = make_server()
     sockets = connected(io)

@@ -49,7 +49,7 @@ class InMemoryAdapter(Adapter):
         own = self.sids.get(sid)
         if own is None:
             own = self.sids[sid] = set()
-        notify = bool(self._listeners)
+        notify = bool(self._handlers)
         for room in rooms:
             own.add(room)
             members = self.rooms.get(room)
@@ -74,11 +74,11 @@ class InMemoryAdapter(Adapter):
             return
         if sid in members:
             members.discard(sid)
-            if self._listeners:
+            if self._handlers:
                 self.emit("leave-room", room, sid)
         if not members:
             del self.rooms[room]
-            if self._listeners:
+            if self._handlers:
                 self.emit("delete-room", room)
 
     def del_all(self, sid: str) -> None:

@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp.abc import AbstractCookieJar
 
 from .. import _json
+from .._handlers import spawn
 from ..exceptions import ClientConnectionError, EngineProtocolError
 from ..protocol.engineio import (
     Packet,
@@ -29,7 +30,6 @@ from ..protocol.engineio import (
     encode_packet,
     encode_payload,
 )
-from ._events import ensure_task
 
 __all__ = ["EngineClient", "TransportError"]
 
@@ -337,7 +337,7 @@ class EngineClient:
                 self._leftover = packets[1:]
         except BaseException as exc:
             self.state = "closed"
-            self._teardown = ensure_task(self._finalize())
+            self._teardown = spawn(self._finalize(), _logger)
             if isinstance(exc, TransportError):
                 raise
             if isinstance(exc, _ERRORS):
@@ -351,14 +351,14 @@ class EngineClient:
         if self.state != "open":
             return
         self._reset_ping_timeout()
-        self._writer = ensure_task(self._write_loop())
+        self._writer = spawn(self._write_loop(), _logger)
         transport = self.transport
         if isinstance(transport, _WebSocket):
-            self._reader = ensure_task(self._ws_loop(transport))
+            self._reader = spawn(self._ws_loop(transport), _logger)
         else:
-            self._reader = ensure_task(self._poll_loop())
+            self._reader = spawn(self._poll_loop(), _logger)
             if self.upgrade and "websocket" in self.upgrades:
-                self._probe_task = ensure_task(self._probe())
+                self._probe_task = spawn(self._probe(), _logger)
 
     def write(self, data: str | bytes) -> None:
         """Queue one message (text, or a binary attachment)."""
@@ -384,7 +384,7 @@ class EngineClient:
         self.on_error = self.on_close = _noop
         if self.state in ("opening", "open"):
             self.state = "closing"
-            self._teardown = ensure_task(self._graceful_close())
+            self._teardown = spawn(self._graceful_close(), _logger)
         elif self.state == "new":
             self.state = "closed"
         return self.wait_closed_future()
@@ -556,7 +556,7 @@ class EngineClient:
             self._upgrading = False
             self._pausing = False
             self._upgraded.set()
-            self._reader = ensure_task(self._ws_loop(transport))
+            self._reader = spawn(self._ws_loop(transport), _logger)
             self._wake.set()
             _logger.debug("engine %s upgraded to websocket", self.id)
             self.on_upgrade("websocket")
@@ -575,7 +575,7 @@ class EngineClient:
         self._paused.clear()
         if isinstance(self.transport, _Polling) and self._alive():
             if self._reader is None or self._reader.done():
-                self._reader = ensure_task(self._poll_loop())
+                self._reader = spawn(self._poll_loop(), _logger)
             self._wake.set()
 
     def _close_now(self, reason: str, description: Any) -> None:
@@ -585,7 +585,7 @@ class EngineClient:
         self.state = "closed"
         self._buffer = []
         if self._teardown is None:
-            self._teardown = ensure_task(self._finalize())
+            self._teardown = spawn(self._finalize(), _logger)
         on_close = self.on_close
         self.on_message = self.on_ping = self.on_upgrade = _noop
         self.on_error = self.on_close = _noop

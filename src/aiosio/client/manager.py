@@ -12,11 +12,11 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal
 
+from .._handlers import Listeners, spawn
 from ..exceptions import ClientConnectionError, SocketProtocolError
 from ..protocol import socketio
-from ._events import Handler, Listeners, ensure_task
 from .backoff import Backoff
 from .engine import TRANSPORTS, EngineClient
 
@@ -26,16 +26,19 @@ if TYPE_CHECKING:
 __all__ = ["Manager"]
 
 _logger = logging.getLogger("aiosio.client")
-H = TypeVar("H", bound=Handler)
 
 
-class Manager:
+class Manager(Listeners):
     """A connection to one Socket.IO server, multiplexed between namespaces, that reconnects itself.
 
     ``url`` is ``http(s)://host[:port]`` (a path in it names a namespace, not the server path;
     query parameters are sent with every request). Times are in seconds. ``random`` is the random
-    source of the reconnection jitter (``random.random`` by default).
+    source of the reconnection jitter (``random.random`` by default). Event names (see the module
+    docstring) are strings.
     """
+
+    _logger = _logger
+    _str_names = True
 
     def __init__(
         self,
@@ -89,7 +92,7 @@ class Manager:
         self.engine: EngineClient | None = None
         #: Namespace sockets by namespace name.
         self.nsps: dict[str, Socket] = {}
-        self._listeners = Listeners()
+        Listeners.__init__(self)
         self._reconnecting = False
         self._skip_reconnect = False
         self._open_task: asyncio.Future[Any] | None = None
@@ -130,32 +133,6 @@ class Manager:
     def reconnecting(self) -> bool:
         """Whether a reconnection is scheduled or in progress."""
         return self._reconnecting
-
-    # -- events --------------------------------------------------------------------------------
-
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Listen to a manager event; without a handler, return a decorator."""
-        return self._listeners.on(event, handler) if handler else self._listeners.on(event)
-
-    @overload
-    def once(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def once(self, event: str, handler: H) -> H: ...
-    def once(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Listen to the next occurrence of a manager event."""
-        return self._listeners.once(event, handler) if handler else self._listeners.once(event)
-
-    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
-        """Remove manager event handlers."""
-        self._listeners.off(event, handler)
-
-    def listeners(self, event: str) -> list[Handler]:
-        """The handlers of a manager event."""
-        return self._listeners.listeners(event)
 
     # -- sockets -------------------------------------------------------------------------------
 
@@ -200,7 +177,7 @@ class Manager:
     def _start_open(self, *, reconnect: bool) -> None:
         self.ready_state = "opening"
         self._skip_reconnect = False
-        self._open_task = ensure_task(self._open(reconnect))
+        self._open_task = spawn(self._open(reconnect), _logger)
 
     async def _open(self, reconnect: bool) -> None:
         engine = EngineClient(self.uri, **self.engine_options)
@@ -238,14 +215,14 @@ class Manager:
         if reconnect:
             self._reconnecting = False
             self._reconnect()
-            self._listeners.emit("reconnect_error", error)
+            self._emit_reserved("reconnect_error", error)
         elif self.reconnection and not self._reconnecting and self.backoff.attempts == 0:
             self._reconnect()
         else:
             self._give_up(error)
 
     def _emit_error(self, error: BaseException) -> None:
-        self._listeners.emit("error", error)
+        self._emit_reserved("error", error)
         for socket in self._active_sockets():
             socket._on_error(error)
 
@@ -260,13 +237,13 @@ class Manager:
         engine.on_ping = self._on_ping
         engine.on_error = self._on_engine_error
         engine.on_close = self._on_close
-        self._listeners.emit("open")
+        self._emit_reserved("open")
         for socket in self._active_sockets():
             socket._on_open()
         engine.start()
 
     def _on_ping(self) -> None:
-        self._listeners.emit("ping")
+        self._emit_reserved("ping")
 
     def _on_engine_error(self, error: BaseException) -> None:
         self._emit_error(error)
@@ -330,7 +307,7 @@ class Manager:
         was = self.ready_state
         self.ready_state = "closed"
         if was != "closed" or reason != "forced close":
-            self._listeners.emit("close", reason, description)
+            self._emit_reserved("close", reason, description)
             for socket in self._active_sockets():
                 socket._on_close(reason, description)
         if self.reconnection and not self._skip_reconnect:
@@ -343,7 +320,7 @@ class Manager:
             _logger.debug("reconnection to %s failed", self.uri)
             self.backoff.reset()
             self._reconnecting = False
-            self._listeners.emit("reconnect_failed")
+            self._emit_reserved("reconnect_failed")
             self._give_up(ClientConnectionError("reconnect failed"))
             return
         delay = self.backoff.duration()
@@ -356,7 +333,7 @@ class Manager:
         self._reconnect_timer = None
         if self._skip_reconnect:
             return
-        self._listeners.emit("reconnect_attempt", self.backoff.attempts)
+        self._emit_reserved("reconnect_attempt", self.backoff.attempts)
         if self._skip_reconnect:
             return
         if self.ready_state != "closed":
@@ -367,7 +344,7 @@ class Manager:
         attempt = self.backoff.attempts
         self._reconnecting = False
         self.backoff.reset()
-        self._listeners.emit("reconnect", attempt)
+        self._emit_reserved("reconnect", attempt)
 
     def close(self) -> asyncio.Future[None]:
         """Disconnect every socket, close the connection and stop reconnecting.

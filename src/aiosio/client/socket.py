@@ -13,8 +13,10 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
+from .. import _handlers
+from .._handlers import AnyListeners, Handler, spawn
 from ..exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -22,7 +24,6 @@ from ..exceptions import (
     DisconnectedError,
 )
 from ..protocol.socketio import Packet, PacketType
-from ._events import Handler, Listeners, ensure_task, invoke
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -34,7 +35,6 @@ _logger = logging.getLogger("aiosio.client")
 AuthData = Mapping[str, Any] | None
 Auth = Mapping[str, Any] | Callable[[], AuthData | Awaitable[AuthData]] | None
 AckCallback = Callable[[BaseException | None, list[Any]], None]
-H = TypeVar("H", bound=Handler)
 
 #: Event names a client may not emit.
 RESERVED_EVENTS = frozenset(
@@ -46,6 +46,18 @@ _V2_MESSAGE = (
     "but they are not compatible (more information here: "
     "https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)"
 )
+
+
+def _invoke(
+    handler: Handler, args: tuple[Any, ...], done: Callable[[Any], None] | None = None
+) -> None:
+    """Call ``handler(*args)``; hand its result (awaited if it is a coroutine) to ``done``.
+
+    A coroutine is stepped at once and only gets a Task if it suspends. Errors are logged; ``done``
+    is then not called.
+    """
+    label = f"handler {getattr(handler, '__qualname__', handler)!r}"
+    _handlers.invoke(handler, args, done, _logger, label)
 
 
 def _ack_value(args: list[Any]) -> Any:
@@ -122,7 +134,7 @@ class Emitter:
         return await self._socket._emit_with_ack(event, args, self._volatile, self._timeout)
 
 
-class Socket:
+class Socket(AnyListeners):
     """One namespace on a :class:`~aiosio.client.Manager` connection.
 
     Create it with :meth:`Manager.socket` or :func:`aiosio.client.connect`. ``auth`` is a dict or a
@@ -132,17 +144,19 @@ class Socket:
     wait in a buffer and leave in order on connection; ``max_buffered`` bounds that buffer (an emit
     beyond it raises :class:`~aiosio.exceptions.DisconnectedError`), unbounded by default as in the
     reference client.
+
+    Handlers registered with :meth:`on` receive the event's arguments; when the server asked for an
+    acknowledgement the return value of the first handler is the answer (``None``: no argument, a
+    tuple: several). Handlers of ``disconnect`` get ``(reason, description)`` and of
+    ``connect_error`` the error, but may accept fewer arguments. Event names must be strings.
     """
 
     __slots__ = (
         "_ack_timeout",
         "_acks",
         "_active",
-        "_any",
-        "_any_outgoing",
         "_ids",
         "_last_offset",
-        "_listeners",
         "_max_buffered",
         "_pid",
         "_queue",
@@ -158,6 +172,9 @@ class Socket:
         "nsp",
         "recovered",
     )
+
+    _logger = _logger
+    _str_names = True
 
     def __init__(
         self,
@@ -187,9 +204,7 @@ class Socket:
         self._ack_timeout = ack_timeout
         self._max_buffered = max_buffered
         self._active = False
-        self._listeners = Listeners()
-        self._any: list[Handler] = []
-        self._any_outgoing: list[Handler] = []
+        AnyListeners.__init__(self)
         self._acks: dict[int, _Ack] = {}
         self._ids = 0
         self._receive_buffer: list[tuple[list[Any], int | None]] = []
@@ -215,72 +230,6 @@ class Socket:
         return self._active
 
     # -- listeners -----------------------------------------------------------------------------
-
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register a handler; ``@socket.on("event")`` works as a decorator.
-
-        The handler receives the event's arguments; when the server asked for an acknowledgement the
-        return value of the first handler is the answer (``None``: no argument, a tuple: several).
-        Handlers of ``disconnect`` get ``(reason, description)`` and of ``connect_error`` the error,
-        but may accept fewer arguments.
-        """
-        return self._listeners.on(event, handler) if handler else self._listeners.on(event)
-
-    @overload
-    def once(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def once(self, event: str, handler: H) -> H: ...
-    def once(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register a handler for the next occurrence of ``event`` only."""
-        return self._listeners.once(event, handler) if handler else self._listeners.once(event)
-
-    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
-        """Remove one handler, all handlers of ``event``, or every handler."""
-        self._listeners.off(event, handler)
-
-    def listeners(self, event: str) -> list[Handler]:
-        """The handlers of ``event``."""
-        return self._listeners.listeners(event)
-
-    def on_any(self, listener: H) -> H:
-        """Call ``listener(event, *args)`` for every incoming event."""
-        self._any.append(listener)
-        return listener
-
-    def prepend_any(self, listener: H) -> H:
-        """Like :meth:`on_any`, but before the other catch-all listeners."""
-        self._any.insert(0, listener)
-        return listener
-
-    def off_any(self, listener: Handler | None = None) -> None:
-        """Remove one catch-all listener, or all of them."""
-        _remove(self._any, listener)
-
-    def listeners_any(self) -> list[Handler]:
-        """The catch-all listeners of incoming events."""
-        return list(self._any)
-
-    def on_any_outgoing(self, listener: H) -> H:
-        """Call ``listener(event, *args)`` for every event sent (acknowledgements excluded)."""
-        self._any_outgoing.append(listener)
-        return listener
-
-    def prepend_any_outgoing(self, listener: H) -> H:
-        """Like :meth:`on_any_outgoing`, but first."""
-        self._any_outgoing.insert(0, listener)
-        return listener
-
-    def off_any_outgoing(self, listener: Handler | None = None) -> None:
-        """Remove one outgoing catch-all listener, or all of them."""
-        _remove(self._any_outgoing, listener)
-
-    def listeners_any_outgoing(self) -> list[Handler]:
-        """The catch-all listeners of outgoing events."""
-        return list(self._any_outgoing)
 
     # -- connecting ----------------------------------------------------------------------------
 
@@ -492,9 +441,9 @@ class Socket:
         )
 
     def _notify_outgoing(self, packet: Packet) -> None:
-        if self._any_outgoing:
-            for listener in tuple(self._any_outgoing):
-                invoke(listener, tuple(packet.data))
+        if self._any_out:
+            for listener in tuple(self._any_out):
+                _invoke(listener, tuple(packet.data))
 
     def _packet(self, packet: Packet) -> None:
         self.io._packet(packet)
@@ -513,7 +462,7 @@ class Socket:
             return
         if isinstance(value, Awaitable):
             engine = self.io.engine
-            ensure_task(self._send_connect_later(value, engine))
+            spawn(self._send_connect_later(value, engine), _logger)
         else:
             self._send_connect_packet(value)
 
@@ -528,7 +477,7 @@ class Socket:
 
     def _auth_failed(self, exc: BaseException) -> None:
         _logger.error("auth callable of %s raised", self.nsp, exc_info=exc)
-        self._listeners.emit("connect_error", exc)
+        self._emit_reserved("connect_error", exc)
         self._fail_waiters(exc)
 
     def _send_connect_packet(self, data: Any) -> None:
@@ -548,7 +497,7 @@ class Socket:
 
     def _on_error(self, error: BaseException) -> None:
         if not self.connected:
-            self._listeners.emit("connect_error", error)
+            self._emit_reserved("connect_error", error)
 
     def _on_give_up(self, error: BaseException) -> None:
         self._fail_waiters(error)
@@ -556,7 +505,7 @@ class Socket:
     def _on_close(self, reason: str, description: Any) -> None:
         self.connected = False
         self.id = None
-        self._listeners.emit("disconnect", reason, description)
+        self._emit_reserved("disconnect", reason, description)
         self._clear_acks()
 
     def _clear_acks(self) -> None:
@@ -590,7 +539,7 @@ class Socket:
                 pid = data.get("pid")
                 self._on_connect(data["sid"], pid if isinstance(pid, str) else None)
             else:
-                self._listeners.emit("connect_error", ClientConnectionError(_V2_MESSAGE))
+                self._emit_reserved("connect_error", ClientConnectionError(_V2_MESSAGE))
         elif kind is PacketType.DISCONNECT:
             self._destroy()
             self._on_close("io server disconnect", None)
@@ -602,7 +551,7 @@ class Socket:
                 error = ConnectRefusedError(message, data.get("data"))
             else:
                 error = ConnectRefusedError(str(data))
-            self._listeners.emit("connect_error", error)
+            self._emit_reserved("connect_error", error)
             self._fail_waiters(error)
 
     def _emit_event(self, args: list[Any], ack_id: int | None) -> None:
@@ -610,18 +559,18 @@ class Socket:
         params = tuple(args[1:])
         if self._any:
             for listener in tuple(self._any):
-                invoke(listener, (event, *params))
-        handlers = self._listeners.get(event) if isinstance(event, str) else None
+                _invoke(listener, (event, *params))
+        handlers = self._handlers.get(event) if isinstance(event, str) else None
         if handlers:
             handlers = list(handlers)
             if ack_id is None:
                 for handler in handlers:
-                    invoke(handler, params)
+                    _invoke(handler, params)
             else:
                 # The first handler's return value answers; the others' are ignored.
-                invoke(handlers[0], params, partial(self._send_ack, ack_id))
+                _invoke(handlers[0], params, partial(self._send_ack, ack_id))
                 for handler in handlers[1:]:
-                    invoke(handler, params)
+                    _invoke(handler, params)
         if self._pid is not None and ack_id is None and isinstance(args[-1], str):
             self._last_offset = args[-1]
 
@@ -651,19 +600,9 @@ class Socket:
         for packet in buffered:
             self._notify_outgoing(packet)
             self._packet(packet)
-        self._listeners.emit("connect")
+        self._emit_reserved("connect")
         self._drain_queue(True)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-
-
-def _remove(listeners: list[Handler], listener: Handler | None) -> None:
-    if listener is None:
-        listeners.clear()
-        return
-    for i, existing in enumerate(listeners):
-        if existing is listener:
-            del listeners[i]
-            return

@@ -7,9 +7,9 @@ import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import Emitter, invoke, spawn
+from aiosio._handlers import Listeners, invoke, spawn
 from aiosio.adapters.base import Adapter, BroadcastOptions, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.protocol.socketio import Packet, PacketType
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from aiosio.protocol.socketio import EncoderLike
     from aiosio.server.connection import Connection
     from aiosio.server.server import Server
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Namespace", "ParentNamespace"]
 
@@ -41,7 +39,7 @@ def _error_payload(exc: BaseException) -> dict[str, Any]:
     return payload
 
 
-class Namespace:
+class Namespace(Listeners):
     """A communication channel with its own handlers, rooms and middlewares.
 
     ``"connection"`` (alias ``"connect"``) handlers receive each new :class:`Socket`. Other event
@@ -51,7 +49,6 @@ class Namespace:
 
     __slots__ = (
         "__weakref__",
-        "_events",
         "_fns",
         "_ids",
         "_parent",
@@ -67,7 +64,7 @@ class Namespace:
         self.name = name
         #: the connected sockets, by id
         self.sockets: dict[str, Socket] = {}
-        self._events = Emitter()
+        Listeners.__init__(self)
         self._fns: list[Middleware] = []
         self._ids = 0
         self._parent: ParentNamespace | None = None
@@ -105,39 +102,11 @@ class Namespace:
     def _on_server_side_emit(
         self, event: str, args: list[Any], ack: Callable[..., None] | None
     ) -> None:
-        handlers = self._events.listeners(event)
-        for i, handler in enumerate(handlers):
+        for i, handler in enumerate(tuple(self._handlers.get(event, ()))):
             done = ack if i == 0 else None
             invoke(handler, args, done, logger, f"server-side {event!r} handler")
 
-    # -- handlers and middlewares -----------------------------------------------------------------
-
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    @overload
-    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a handler (``"connection"``, ``"connect"``, or a server-side event).
-
-        Without ``handler``, return a decorator.
-        """
-        return self._events.on(event, handler)
-
-    @overload
-    def once(self, event: str, handler: F) -> F: ...
-    @overload
-    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, for one call only."""
-        return self._events.once(event, handler)
-
-    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
-        """Remove a handler, every handler of an event, or every handler."""
-        self._events.off(event, handler)
-
-    def listeners(self, event: str) -> list[Callable[..., Any]]:
-        """A copy of the handlers of ``event``."""
-        return self._events.listeners(event)
+    # -- middlewares ------------------------------------------------------------------------------
 
     def use(self, fn: Middleware) -> Any:
         """Add a middleware run for every socket that connects, before ``"connection"``.
@@ -201,8 +170,8 @@ class Namespace:
         self.sockets[socket.id] = socket
         socket._on_connect()
         connection._attach(socket)
-        self._events.emit("connect", socket)
-        self._events.emit("connection", socket)
+        self._call_handlers("connect", (socket,))
+        self._call_handlers("connection", (socket,))
 
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.id) is socket:
@@ -347,7 +316,7 @@ class ParentNamespace(Namespace):
         for fn in self._fns:
             child.use(fn)
         for event in ("connect", "connection"):
-            for handler in self._events.listeners(event):
+            for handler in self.listeners(event):
                 child.on(event, handler)
         self.children.add(child)
         self.server._nsps[name] = child

@@ -7,9 +7,9 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import call_lenient, drive, invoke
+from aiosio._handlers import AnyListeners, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
 from aiosio.protocol.socketio import Packet, PacketType
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from aiosio.server.connection import Connection
     from aiosio.server.namespace import Namespace
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 __all__ = ["Socket"]
 
 logger = logging.getLogger("aiosio.server")
@@ -40,8 +38,6 @@ _DISCONNECT = PacketType.DISCONNECT
 
 #: events a socket emits itself; a client cannot trigger their handlers
 _LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
-
-Handler = Callable[..., Any]
 
 
 class _AckWaiter:
@@ -66,7 +62,7 @@ class _AckWaiter:
             self.future.set_exception(exc)
 
 
-class Socket:
+class Socket(AnyListeners):
     """One client connected to one namespace.
 
     Handlers registered with :meth:`on` receive the event's arguments; a handler's return value is the
@@ -81,13 +77,10 @@ class Socket:
         "__weakref__",
         "_acks",
         "_adapter",
-        "_any",
-        "_any_out",
         "_cleaned",
         "_conn",
         "_flags",
         "_fns",
-        "_handlers",
         "_in_task",
         "_missed",
         "_restored_rooms",
@@ -134,9 +127,7 @@ class Socket:
         self.handshake = Handshake.from_request(connection.conn.request, auth)
         self._acks: dict[int, Callable[..., None]] = {}
         self._fns: list[Callable[[list[Any]], Any]] = []
-        self._handlers: dict[str, list[Handler]] = {}
-        self._any: list[Handler] | None = None
-        self._any_out: list[Handler] | None = None
+        AnyListeners.__init__(self)
         self._flags: BroadcastFlags | None = None
         self._cleaned = False
 
@@ -165,112 +156,7 @@ class Socket:
         """The HTTP request that opened the Engine.IO connection."""
         return self._conn.conn.request
 
-    # -- listeners --------------------------------------------------------------------------------
-
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    @overload
-    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register ``handler`` for ``event``; without ``handler``, return a decorator."""
-        if handler is None:
-
-            def decorator(fn: F) -> F:
-                self._add_handler(event, fn)
-                return fn
-
-            return decorator
-        self._add_handler(event, handler)
-        return handler
-
-    @overload
-    def once(self, event: str, handler: F) -> F: ...
-    @overload
-    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Like :meth:`on`, but the handler is removed after its first call."""
-        if handler is None:
-
-            def decorator(fn: F) -> F:
-                self._add_handler(event, _Once(self, event, fn))
-                return fn
-
-            return decorator
-        self._add_handler(event, _Once(self, event, handler))
-        return handler
-
-    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
-        """Remove ``handler`` from ``event``, every handler of ``event``, or every handler."""
-        if event is None:
-            self._handlers.clear()
-            return
-        if handler is None:
-            self._handlers.pop(event, None)
-            return
-        handlers = self._handlers.get(event)
-        if handlers:
-            _remove(handlers, handler)
-            if not handlers:
-                del self._handlers[event]
-
-    def listeners(self, event: str) -> list[Handler]:
-        """A copy of the handlers of ``event``."""
-        return list(self._handlers.get(event, ()))
-
-    def _add_handler(self, event: str, handler: Handler) -> None:
-        if not callable(handler):
-            raise TypeError("handler must be callable")
-        self._handlers.setdefault(event, []).append(handler)
-
-    def on_any(self, handler: Handler) -> Handler:
-        """Call ``handler(event, *args)`` for every incoming event (usable as a decorator)."""
-        if self._any is None:
-            self._any = []
-        self._any.append(handler)
-        return handler
-
-    def prepend_any(self, handler: Handler) -> Handler:
-        """Like :meth:`on_any`, but before the catch-all handlers already registered."""
-        if self._any is None:
-            self._any = []
-        self._any.insert(0, handler)
-        return handler
-
-    def off_any(self, handler: Handler | None = None) -> None:
-        """Remove one catch-all handler, or all of them."""
-        if handler is None or self._any is None:
-            self._any = None
-        else:
-            _remove(self._any, handler)
-
-    def listeners_any(self) -> list[Handler]:
-        """A copy of the catch-all handlers."""
-        return list(self._any or ())
-
-    def on_any_outgoing(self, handler: Handler) -> Handler:
-        """Call ``handler(event, *args)`` for every event sent to this client (not acknowledgements)."""
-        if self._any_out is None:
-            self._any_out = []
-        self._any_out.append(handler)
-        return handler
-
-    def prepend_any_outgoing(self, handler: Handler) -> Handler:
-        """Like :meth:`on_any_outgoing`, but before the handlers already registered."""
-        if self._any_out is None:
-            self._any_out = []
-        self._any_out.insert(0, handler)
-        return handler
-
-    def off_any_outgoing(self, handler: Handler | None = None) -> None:
-        """Remove one outgoing catch-all handler, or all of them."""
-        if handler is None or self._any_out is None:
-            self._any_out = None
-        else:
-            _remove(self._any_out, handler)
-
-    def listeners_any_outgoing(self) -> list[Handler]:
-        """A copy of the outgoing catch-all handlers."""
-        return list(self._any_out or ())
+    # -- middlewares ------------------------------------------------------------------------------
 
     def use(self, fn: Callable[[list[Any]], Any]) -> Socket:
         """Add a middleware run for every incoming event, before the handlers.
@@ -535,10 +421,6 @@ class Socket:
             args = prepare_args((result,))
         self._conn.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
 
-    def _emit_reserved(self, event: str, *args: Any) -> None:
-        for handler in list(self._handlers.get(event, ())):
-            call_lenient(handler, args, logger, f"{event!r} handler")
-
     def _on_close(self, reason: str, description: Any = None) -> None:
         if not self.connected:
             return
@@ -573,23 +455,3 @@ class _AckSender:
 
     def __call__(self, result: Any) -> None:
         self.socket._send_ack(self.ack_id, result)
-
-
-class _Once:
-    __slots__ = ("event", "fn", "socket")
-
-    def __init__(self, socket: Socket, event: str, fn: Handler) -> None:
-        self.socket = socket
-        self.event = event
-        self.fn = fn
-
-    def __call__(self, *args: Any) -> Any:
-        self.socket.off(self.event, self)
-        return self.fn(*args)
-
-
-def _remove(handlers: list[Handler], handler: Handler) -> None:
-    for i, registered in enumerate(handlers):
-        if registered is handler or getattr(registered, "fn", None) is handler:
-            del handlers[i]
-            return
