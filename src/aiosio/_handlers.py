@@ -262,17 +262,7 @@ class Listeners:
     def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register ``handler`` for ``event``; without ``handler``, return a decorator."""
-        if self._str_names and not isinstance(event, str):
-            raise TypeError("event name must be a string")
-        if handler is None:
-
-            def decorator(fn: F) -> F:
-                self._add_handler(event, fn)
-                return fn
-
-            return decorator
-        self._add_handler(event, handler)
-        return handler
+        return self._register(event, handler, False)
 
     @overload
     def once(self, event: str, handler: F) -> F: ...
@@ -280,17 +270,7 @@ class Listeners:
     def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
     def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, but the handler is removed after its first call."""
-        if self._str_names and not isinstance(event, str):
-            raise TypeError("event name must be a string")
-        if handler is None:
-
-            def decorator(fn: F) -> F:
-                self._add_handler(event, fn, once=True)
-                return fn
-
-            return decorator
-        self._add_handler(event, handler, once=True)
-        return handler
+        return self._register(event, handler, True)
 
     def off(self, event: str | None = None, handler: Handler | None = None) -> None:
         """Remove ``handler`` from ``event``, every handler of ``event``, or every handler."""
@@ -309,6 +289,19 @@ class Listeners:
     def listeners(self, event: str) -> list[Handler]:
         """A copy of the handlers of ``event``, in call order."""
         return [h.listener if type(h) is _Once else h for h in self._handlers.get(event, ())]
+
+    def _register(self, event: str, handler: F | None, once: bool) -> F | Callable[[F], F]:
+        if self._str_names and not isinstance(event, str):
+            raise TypeError("event name must be a string")
+        if handler is None:
+
+            def decorator(fn: F) -> F:
+                self._add_handler(event, fn, once)
+                return fn
+
+            return decorator
+        self._add_handler(event, handler, once)
+        return handler
 
     def _add_handler(self, event: str, handler: Handler, once: bool = False) -> None:
         if not callable(handler):
@@ -351,24 +344,17 @@ class AnyListeners(Listeners):
 
     def on_any(self, handler: F) -> F:
         """Call ``handler(event, *args)`` for every incoming event (usable as a decorator)."""
-        if self._any is None:
-            self._any = []
-        self._any.append(handler)
+        self._any = _added(self._any, handler)
         return handler
 
     def prepend_any(self, handler: F) -> F:
         """Like :meth:`on_any`, but before the catch-all handlers already registered."""
-        if self._any is None:
-            self._any = []
-        self._any.insert(0, handler)
+        self._any = _added(self._any, handler, first=True)
         return handler
 
     def off_any(self, handler: Handler | None = None) -> None:
         """Remove one catch-all handler, or all of them."""
-        if handler is None or self._any is None:
-            self._any = None
-        else:
-            _remove(self._any, handler)
+        self._any = _without(self._any, handler)
 
     def listeners_any(self) -> list[Handler]:
         """A copy of the catch-all handlers."""
@@ -376,28 +362,38 @@ class AnyListeners(Listeners):
 
     def on_any_outgoing(self, handler: F) -> F:
         """Call ``handler(event, *args)`` for every event sent (not acknowledgements)."""
-        if self._any_out is None:
-            self._any_out = []
-        self._any_out.append(handler)
+        self._any_out = _added(self._any_out, handler)
         return handler
 
     def prepend_any_outgoing(self, handler: F) -> F:
         """Like :meth:`on_any_outgoing`, but before the handlers already registered."""
-        if self._any_out is None:
-            self._any_out = []
-        self._any_out.insert(0, handler)
+        self._any_out = _added(self._any_out, handler, first=True)
         return handler
 
     def off_any_outgoing(self, handler: Handler | None = None) -> None:
         """Remove one outgoing catch-all handler, or all of them."""
-        if handler is None or self._any_out is None:
-            self._any_out = None
-        else:
-            _remove(self._any_out, handler)
+        self._any_out = _without(self._any_out, handler)
 
     def listeners_any_outgoing(self) -> list[Handler]:
         """A copy of the outgoing catch-all handlers."""
         return list(self._any_out or ())
+
+
+def _added(handlers: list[Handler] | None, handler: Handler, first: bool = False) -> list[Handler]:
+    if handlers is None:
+        return [handler]
+    if first:
+        handlers.insert(0, handler)
+    else:
+        handlers.append(handler)
+    return handlers
+
+
+def _without(handlers: list[Handler] | None, handler: Handler | None) -> list[Handler] | None:
+    if handler is None or handlers is None:
+        return None
+    _remove(handlers, handler)
+    return handlers or None
 
 
 class Emitter(Listeners):
