@@ -97,21 +97,17 @@ def reconstruct(data: Any, buffers: list[bytes]) -> Any:
     while stack:
         node = stack.pop()
         if type(node) is list:
-            for index, value in enumerate(node):
-                if type(value) is dict:
-                    if value.get("_placeholder") is True:
-                        node[index] = _take(value, buffers)
-                    else:
-                        stack.append(value)
-                elif type(value) is list:
-                    stack.append(value)
+            items: Any = enumerate(node)
         elif type(node) is dict:
-            for key, value in node.items():
-                if type(value) is dict:
-                    if value.get("_placeholder") is True:
-                        node[key] = _take(value, buffers)
-                    else:
-                        stack.append(value)
-                elif type(value) is list:
+            items = node.items()
+        else:
+            continue
+        for key, value in items:
+            if type(value) is dict:
+                if value.get("_placeholder") is True:
+                    node[key] = _take(value, buffers)
+                else:
                     stack.append(value)
+            elif type(value) is list:
+                stack.append(value)
     return data
