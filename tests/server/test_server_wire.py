@@ -359,6 +359,10 @@ async def test_rooms_to_except_and_socket_broadcast() -> None:
     sa.to("red").emit("m", 4)  # b (not a itself)
     sa.broadcast.emit("m", 5)  # b, c
     io.in_("blue").emit("m", 6)  # b, c
+    sb.in_("red").emit("m", 7)  # a
+    sb.except_("red").emit("m", 8)  # c
+    sc.local.emit("m", 9)  # a, b
+    io.local.to("blue").emit("m", 10)  # b, c
     received = {name: [] for name in "abc"}  # type: dict[str, list[Any]]
     for name, wire in (("a", a), ("b", b), ("c", c)):
         sockets[{"a": 0, "b": 1, "c": 2}[name]].emit("end")
@@ -367,7 +371,11 @@ async def test_rooms_to_except_and_socket_broadcast() -> None:
             if data[0] == "end":
                 break
             received[name].append(data[1])
-    assert received == {"a": [1, 2], "b": [1, 3, 4, 5, 6], "c": [3, 5, 6]}
+    assert received == {
+        "a": [1, 2, 7, 9],
+        "b": [1, 3, 4, 5, 6, 9, 10],
+        "c": [3, 5, 6, 8, 10],
+    }
     sb.leave("red")
     assert sb.rooms == {sb.id, "blue"}
     assert adapter_rooms(io)["red"] == {sa.id}

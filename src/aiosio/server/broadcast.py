@@ -1,4 +1,5 @@
-"""Broadcasting: the immutable BroadcastOperator and RemoteSocket, plus argument helpers."""
+"""Broadcasting: the immutable BroadcastOperator, the broadcast methods of namespaces and sockets,
+RemoteSocket, and argument helpers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from aiosio.server.reasons import RESERVED_EVENTS
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, AdapterSocket
 
-__all__ = ["BroadcastOperator", "RemoteSocket", "ack_value", "prepare_args", "rooms_of"]
+__all__ = [
+    "BroadcastOperator",
+    "Broadcasting",
+    "RemoteSocket",
+    "Targeting",
+    "ack_value",
+    "prepare_args",
+    "rooms_of",
+]
 
 logger = logging.getLogger("aiosio.server")
 
@@ -220,6 +229,82 @@ class BroadcastOperator:
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the targeted sockets (and close their connections when ``close``)."""
         self._adapter.disconnect_sockets(self._options(), close)
+
+
+class Targeting:
+    """``to`` / ``in_`` / ``except_`` / ``local``, each starting from ``self._operator()``.
+
+    A socket's operator leaves the socket itself out.
+    """
+
+    __slots__ = ()
+
+    def _operator(self) -> BroadcastOperator:
+        raise NotImplementedError
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Target ``room`` (one or several)."""
+        return self._operator().to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self._operator().to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Exclude the sockets in ``room`` (one or several)."""
+        return self._operator().except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this server."""
+        return self._operator().local
+
+
+class Broadcasting(Targeting):
+    """The broadcast methods of a namespace (and of the Server, for its main namespace)."""
+
+    __slots__ = ()
+
+    def compress(self, value: bool) -> BroadcastOperator:
+        """Whether to compress the packets."""
+        return self._operator().compress(value)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """The packet may be dropped for clients that cannot take it right now."""
+        return self._operator().volatile
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """How long :meth:`emit_with_ack` waits for acknowledgements."""
+        return self._operator().timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of the namespace."""
+        self._operator().emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event to every socket."""
+        self._operator().emit("message", *args)
+
+    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
+        """Send ``event`` to every socket; a future of the list of acknowledgements."""
+        return self._operator().emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        """Every socket of the namespace (across the cluster)."""
+        return await self._operator().fetch_sockets()
+
+    def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make every socket join ``room``."""
+        self._operator().sockets_join(room)
+
+    def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make every socket leave ``room``."""
+        self._operator().sockets_leave(room)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket."""
+        self._operator().disconnect_sockets(close)
 
 
 class _AckCollector:

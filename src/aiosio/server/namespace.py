@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import Listeners, invoke, spawn
 from aiosio.adapters.base import Adapter, BroadcastOptions, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.protocol.socketio import Packet, PacketType
-from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.socket import Socket
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def _error_payload(exc: BaseException) -> dict[str, Any]:
     return payload
 
 
-class Namespace(Listeners):
+class Namespace(Listeners, Broadcasting):
     """A communication channel with its own handlers, rooms and middlewares.
 
     ``"connection"`` (alias ``"connect"``) handlers receive each new :class:`Socket`. Other event
@@ -184,64 +183,6 @@ class Namespace(Listeners):
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self.adapter)
-
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Target ``room`` (one or several)."""
-        return self._operator().to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self._operator().to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room`` (one or several)."""
-        return self._operator().except_(room)
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self._operator().compress(value)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self._operator().volatile
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Only the sockets of this server."""
-        return self._operator().local
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """How long :meth:`emit_with_ack` waits for acknowledgements."""
-        return self._operator().timeout(seconds)
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every socket of the namespace."""
-        self._operator().emit(event, *args)
-
-    def send(self, *args: Any) -> None:
-        """Emit a ``"message"`` event to every socket."""
-        self._operator().emit("message", *args)
-
-    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
-        """Send ``event`` to every socket; a future of the list of acknowledgements."""
-        return self._operator().emit_with_ack(event, *args)
-
-    async def fetch_sockets(self) -> list[Any]:
-        """Every socket of the namespace (across the cluster)."""
-        return await self._operator().fetch_sockets()
-
-    def sockets_join(self, room: str | Iterable[str]) -> None:
-        """Make every socket join ``room``."""
-        self._operator().sockets_join(room)
-
-    def sockets_leave(self, room: str | Iterable[str]) -> None:
-        """Make every socket leave ``room``."""
-        self._operator().sockets_leave(room)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket."""
-        self._operator().disconnect_sockets(close)
 
     async def all_sockets(self) -> set[str]:
         """The ids of every socket of the namespace."""

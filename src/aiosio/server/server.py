@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -15,7 +15,7 @@ from aiosio.adapters.base import Adapter, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
-from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
 from aiosio.server.namespace import NameMatcher, Namespace, ParentNamespace
@@ -56,7 +56,7 @@ def _recovery_options(value: Any) -> RecoveryOptions | None:
     raise TypeError("connection_state_recovery must be None, True, a dict or RecoveryOptions")
 
 
-class Server:
+class Server(Broadcasting):
     """A Socket.IO server.
 
     ::
@@ -247,63 +247,8 @@ class Server:
 
     # -- broadcasting on the main namespace -------------------------------------------------------
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Target ``room`` in the main namespace."""
-        return self.sockets.to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self.sockets.to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude ``room`` in the main namespace."""
-        return self.sockets.except_(room)
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self.sockets.compress(value)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self.sockets.volatile
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Only the sockets of this server."""
-        return self.sockets.local
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """How long ``emit_with_ack`` waits for acknowledgements."""
-        return self.sockets.timeout(seconds)
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every socket of the main namespace."""
-        self.sockets.emit(event, *args)
-
-    def send(self, *args: Any) -> None:
-        """Emit a ``"message"`` event to every socket of the main namespace."""
-        self.sockets.send(*args)
-
-    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
-        """Send ``event`` to every socket of the main namespace; a future of the acknowledgements."""
-        return self.sockets.emit_with_ack(event, *args)
-
-    async def fetch_sockets(self) -> list[Any]:
-        """Every socket of the main namespace."""
-        return await self.sockets.fetch_sockets()
-
-    def sockets_join(self, room: str | Iterable[str]) -> None:
-        """Make every socket of the main namespace join ``room``."""
-        self.sockets.sockets_join(room)
-
-    def sockets_leave(self, room: str | Iterable[str]) -> None:
-        """Make every socket of the main namespace leave ``room``."""
-        self.sockets.sockets_leave(room)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket of the main namespace."""
-        self.sockets.disconnect_sockets(close)
+    def _operator(self) -> BroadcastOperator:
+        return self.sockets._operator()
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send an event to the main namespace of the other servers of the cluster."""

@@ -13,7 +13,7 @@ from aiosio._handlers import AnyListeners, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
 from aiosio.protocol.socketio import Packet, PacketType
-from aiosio.server.broadcast import BroadcastOperator, ack_value, prepare_args, rooms_of
+from aiosio.server.broadcast import BroadcastOperator, Targeting, ack_value, prepare_args, rooms_of
 from aiosio.server.handshake import Handshake
 from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
 
@@ -62,7 +62,7 @@ class _AckWaiter:
             self.future.set_exception(exc)
 
 
-class Socket(AnyListeners):
+class Socket(AnyListeners, Targeting):
     """One client connected to one namespace.
 
     Handlers registered with :meth:`on` receive the event's arguments; a handler's return value is the
@@ -71,6 +71,9 @@ class Socket(AnyListeners):
 
     Reserved events: ``"disconnecting"`` and ``"disconnect"`` (``reason, description``; handlers may
     accept fewer arguments), ``"error"`` (the exception a :meth:`use` middleware raised).
+
+    Broadcasting from a socket (:meth:`to`, :meth:`in_`, :meth:`except_`, :attr:`local`,
+    :attr:`broadcast`) reaches every matching socket but this one.
     """
 
     __slots__ = (
@@ -288,27 +291,10 @@ class Socket(AnyListeners):
             self._adapter, frozenset(), frozenset((self.id,)), self._take_flags()
         )
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Broadcast to ``room`` (one or several), every socket but this one."""
-        return self._operator().to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self._operator().to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Broadcast to every socket but this one and those in ``room``."""
-        return self._operator().except_(room)
-
     @property
     def broadcast(self) -> BroadcastOperator:
         """Broadcast to every socket of the namespace but this one."""
         return self._operator()
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Broadcast to the sockets of this server only, but this one."""
-        return self._operator().local
 
     # -- rooms ------------------------------------------------------------------------------------
 
