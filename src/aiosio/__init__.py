@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from ._logging import configure_from_env as _configure_logging
+from .adapters import (
+    Adapter,
+    BroadcastFlags,
+    BroadcastOptions,
+    InMemoryAdapter,
+    RecoveryOptions,
+    SessionAwareAdapter,
+)
+from .asgi import ASGIApp
 from .engine.errors import RequestRefused
 from .engine.server import EngineServer
 from .engine.socket import EngineSocket
@@ -17,23 +26,56 @@ from .exceptions import (
     ProtocolError,
     SocketProtocolError,
 )
+from .protocol.socketio import DEFAULT_PARSER, JsonParser
+from .serve import EmbeddedServer, run, serve, wait_for_shutdown_signal
+from .server import (
+    BroadcastOperator,
+    DisconnectReason,
+    Handshake,
+    Namespace,
+    ParentNamespace,
+    RemoteSocket,
+    Server,
+    Socket,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_PARSER",
+    "ASGIApp",
     "AckTimeoutError",
+    "Adapter",
     "AdapterError",
     "AiosioError",
+    "BroadcastFlags",
+    "BroadcastOperator",
+    "BroadcastOptions",
     "ClientConnectionError",
     "ConnectRefusedError",
+    "DisconnectReason",
     "DisconnectedError",
+    "EmbeddedServer",
     "EngineProtocolError",
     "EngineServer",
     "EngineSocket",
+    "Handshake",
+    "InMemoryAdapter",
+    "JsonParser",
+    "Namespace",
+    "ParentNamespace",
     "ProtocolError",
+    "RecoveryOptions",
+    "RemoteSocket",
     "RequestRefused",
+    "Server",
+    "SessionAwareAdapter",
+    "Socket",
     "SocketProtocolError",
     "__version__",
+    "run",
+    "serve",
+    "wait_for_shutdown_signal",
 ]
 
 _configure_logging()

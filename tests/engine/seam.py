@@ -28,12 +28,16 @@ class FakeWebSocket:
 
     def __init__(self) -> None:
         self.handler: WebSocketHandler | None = None
+        self.accept_headers: list[tuple[str, str]] = []
         self.rejected: Response | None = None
         self.sent: asyncio.Queue[str | bytes] = asyncio.Queue()
         self.closed_with: int | None = None
 
-    def accept(self, handler: WebSocketHandler) -> None:
+    def accept(
+        self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
+    ) -> None:
         self.handler = handler
+        self.accept_headers = headers or []
 
     def reject(self, response: Response) -> None:
         self.rejected = response

@@ -213,7 +213,8 @@ async def test_client_close_packet() -> None:
     eng.handle_request(request("GET", f"{Q}&sid={sid}"), poll)
     await call(eng, request("POST", f"{Q}&sid={sid}", b"1"))
     assert rec.closes == [("transport close", None)]
-    assert (await poll.get()).body == b"1"
+    # The client is leaving: its held poll is released with a noop, as the reference does.
+    assert (await poll.get()).body == b"6"
 
 
 async def test_server_close_waits_for_the_next_poll() -> None:
@@ -382,7 +383,8 @@ async def test_allow_request_refusals() -> None:
     eng.handle_websocket(request("GET", "EIO=4&transport=websocket&token=no"), ws)
     await asyncio.sleep(0.01)
     assert ws.rejected is not None
-    assert ws.rejected.status == 403
+    assert ws.rejected.status == 400
+    assert ws.rejected.body == b"Not allowed"
 
 
 async def test_cookie_cors_initial_packet_and_header_hooks() -> None:
@@ -420,6 +422,20 @@ async def test_cookie_cors_initial_packet_and_header_hooks() -> None:
     assert pre["Access-Control-Allow-Methods"] == "GET,HEAD,PUT,PATCH,POST,DELETE"
     assert pre["Access-Control-Allow-Headers"] == "x-token"
     assert seen == ["GET", "GET"]
+
+
+async def test_websocket_handshake_gets_the_cookie_and_header_hooks() -> None:
+    eng = EngineServer(cookie={"name": "sticky", "same_site": "strict"})
+    eng.on("headers", lambda headers, req: headers.append(("X-Node", "a")))
+    ws = FakeWebSocket()
+    eng.handle_websocket(request("GET", "EIO=4&transport=websocket"), ws)
+    opened = await ws.recv()
+    assert isinstance(opened, str)
+    sid = json.loads(opened[1:])["sid"]
+    assert ws.accept_headers == [
+        ("Set-Cookie", f"sticky={sid}; Path=/; HttpOnly; SameSite=Strict"),
+        ("X-Node", "a"),
+    ]
 
 
 async def test_no_cors_headers_by_default() -> None:

@@ -110,15 +110,21 @@ class WebSocketHandler(Protocol):
     def on_message(self, data: str | bytes) -> None:
         """A complete text (``str``) or binary (``bytes``) message arrived."""
 
-    def on_disconnect(self) -> None:
-        """The connection is gone (closed by the peer, by the host, or lost). Called once."""
+    def on_disconnect(self, error: str | None = None) -> None:
+        """The connection is gone (closed by the peer, by the host, or lost). Called once.
+
+        ``error`` describes a protocol violation that ended it (a bad frame, a message over the size
+        limit); it is ``None`` for an orderly close or a lost connection.
+        """
 
 
 class WebSocketConnection(Protocol):
     """What the host gives the engine for one WebSocket upgrade request."""
 
-    def accept(self, handler: WebSocketHandler) -> None:
-        """Complete the upgrade (101) and deliver messages to ``handler`` from now on."""
+    def accept(
+        self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        """Complete the upgrade (101, with ``headers`` added) and deliver messages to ``handler``."""
 
     def reject(self, response: Response) -> None:
         """Refuse the upgrade with a plain HTTP response."""

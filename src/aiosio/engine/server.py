@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
 from ..protocol.session import open_packet
 from .cors import CorsOption, CorsPolicy
-from .errors import ErrorCode, RequestRefused, error_response
+from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
 from .http import Request, Response, WebSocketConnection
 from .polling import PollingTransport
 from .socket import EngineSocket
@@ -36,6 +36,8 @@ _INVALID_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 AllowRequest = Callable[[Request], "bool | str | Awaitable[bool | str | None] | None"]
 Respond = Callable[[Response], None]
+#: Refuses a request: (code, context for the log, message, status).
+Refuse = Callable[[ErrorCode, dict[str, Any], "str | None", "int | None"], None]
 
 
 class EngineServer:
@@ -197,35 +199,62 @@ class EngineServer:
         message: str | None = None,
         status: int | None = None,
     ) -> Response:
+        """The JSON error response for a refused HTTP request (and a log line)."""
         response = error_response(code, message, status, self._cors_headers(request))
-        logger.info("refused %s %s: %s %s", request.method, request.url, code.name, context)
-        self._emit("connection_error", request, int(code), message or code.name)
+        self._log_refusal(request, code, context, message)
         return response
+
+    def _refuse_upgrade(
+        self, request: Request, code: ErrorCode, context: dict[str, Any], message: str | None
+    ) -> Response:
+        """A refused WebSocket upgrade: 400 with the bare message as text/html, as the reference."""
+        self._log_refusal(request, code, context, message)
+        text = message or ERROR_MESSAGES[code]
+        return Response(
+            400, [("Connection", "close"), ("Content-Type", "text/html")], text.encode()
+        )
+
+    def _log_refusal(
+        self, request: Request, code: ErrorCode, context: dict[str, Any], message: str | None
+    ) -> None:
+        logger.info("refused %s %s: %s %s", request.method, request.url, code.name, context)
+        self._emit("connection_error", request, int(code), message or ERROR_MESSAGES[code])
 
     def _handle_request(self, request: Request, respond: Respond) -> None:
         if request.method == "OPTIONS" and self.cors is not None:
             headers = self.cors.preflight_headers(request)
             respond(Response(204, headers, b""))
             return
+
+        def refuse(
+            code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
+        ) -> None:
+            respond(self._refuse(request, code, context, message, status))
+
         failure = self._verify(request, upgrade=False)
         if failure is not None:
-            respond(self._refuse(request, *failure))
+            refuse(*failure, None, None)
             return
         sid = request.query.get("sid")
         if sid:
             socket = self.clients[sid]
             polling = socket._polling
             if polling is None or polling is not socket._transport:
-                respond(self._refuse(request, ErrorCode.BAD_REQUEST, {"name": "UPGRADED"}))
+                refuse(ErrorCode.BAD_REQUEST, {"name": "UPGRADED"}, None, None)
                 return
             polling.on_request(request, respond)
             return
-        self._start_handshake(request, lambda: self._open_polling(request, respond), respond)
+        self._start_handshake(request, lambda: self._open_polling(request, respond), refuse)
 
     def _handle_websocket(self, request: Request, connection: WebSocketConnection) -> None:
+        def refuse(
+            code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
+        ) -> None:
+            connection.reject(self._refuse_upgrade(request, code, context, message))
+
         failure = self._verify(request, upgrade=True)
         if failure is not None:
-            connection.reject(self._refuse(request, *failure))
+            refuse(*failure, None, None)
             return
         query = request.query
         sid = query.get("sid")
@@ -244,13 +273,11 @@ class EngineServer:
                 return
             socket._begin_upgrade(transport)
             return
-        self._start_handshake(
-            request, lambda: self._open_websocket(request, connection), connection.reject
-        )
+        self._start_handshake(request, lambda: self._open_websocket(request, connection), refuse)
 
     # -- handshake ------------------------------------------------------------------------------
     def _start_handshake(
-        self, request: Request, open_session: Callable[[], None], refuse: Respond
+        self, request: Request, open_session: Callable[[], None], refuse: Refuse
     ) -> None:
         if self.allow_request is None:
             self._handshake(request, open_session, refuse)
@@ -262,7 +289,7 @@ class EngineServer:
         task.add_done_callback(self._pending_handshakes.discard)
 
     async def _checked_handshake(
-        self, request: Request, open_session: Callable[[], None], refuse: Respond
+        self, request: Request, open_session: Callable[[], None], refuse: Refuse
     ) -> None:
         assert self.allow_request is not None
         try:
@@ -270,28 +297,27 @@ class EngineServer:
             if inspect.isawaitable(verdict):
                 verdict = await verdict
         except RequestRefused as exc:
-            refuse(self._refuse(request, ErrorCode.FORBIDDEN, {}, exc.message, exc.status))
+            refuse(ErrorCode.FORBIDDEN, {}, exc.message, exc.status)
             return
         except Exception:
             logger.exception("allow_request hook failed")
-            refuse(self._refuse(request, ErrorCode.FORBIDDEN, {}))
+            refuse(ErrorCode.FORBIDDEN, {}, None, None)
             return
         if verdict is False or isinstance(verdict, str):
             message = verdict if isinstance(verdict, str) else None
-            refuse(self._refuse(request, ErrorCode.FORBIDDEN, {}, message))
+            refuse(ErrorCode.FORBIDDEN, {}, message, None)
             return
         self._handshake(request, open_session, refuse)
 
     def _handshake(
-        self, request: Request, open_session: Callable[[], None], refuse: Respond
+        self, request: Request, open_session: Callable[[], None], refuse: Refuse
     ) -> None:
         if request.query.get("EIO") != "4":
             refuse(
-                self._refuse(
-                    request,
-                    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
-                    {"protocol": request.query.get("EIO")},
-                )
+                ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+                {"protocol": request.query.get("EIO")},
+                None,
+                None,
             )
             return
         open_session()
@@ -333,7 +359,7 @@ class EngineServer:
         transport = WebSocketTransport(socket, connection, probing=False)
         socket._start(transport)
         self.clients[socket.id] = socket
-        connection.accept(transport)
+        connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):
             connection.send(encode_packet(packet))
         logger.debug("session %s opened over websocket", socket.id)
@@ -355,12 +381,27 @@ class EngineServer:
             headers.append(("Content-Type", content_type))
         if self.cors is not None:
             headers.extend(self.cors.headers(request))
+        if status == 200:
+            # A polling answer is never to be cached; the header hooks see it as the reference's do.
+            headers.append(("Cache-Control", "no-store"))
+            headers = self._handshake_headers(request, initial_sid, headers)
+        respond(Response(status, headers, body))
+
+    def _handshake_headers(
+        self,
+        request: Request,
+        initial_sid: str | None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Run the header hooks (and set the cookie on a handshake) for one response."""
+        if headers is None:
+            headers = []
         if initial_sid is not None:
             if self.cookie is not None:
                 headers.append(("Set-Cookie", _serialize_cookie(self.cookie, initial_sid)))
             self._emit("initial_headers", headers, request)
         self._emit("headers", headers, request)
-        respond(Response(status, headers, body))
+        return headers
 
     def _cors_headers(self, request: Request) -> list[tuple[str, str]]:
         return self.cors.headers(request) if self.cors is not None else []

@@ -190,6 +190,9 @@ class EngineSocket:
             self._reschedule()
             self._emit("heartbeat")
         elif kind is PacketType.CLOSE:
+            # The client leaves: a held poll is released with a noop, as the reference does.
+            if self._polling is not None:
+                self._polling.release_with_noop()
             self._on_close(CloseReason.TRANSPORT_CLOSE, None)
         elif kind is PacketType.PING:
             self._on_error("invalid heartbeat direction")
@@ -202,8 +205,12 @@ class EngineSocket:
         logger.info("session %s: transport error: %s", self.id, description)
         self._on_close(CloseReason.TRANSPORT_ERROR, description)
 
-    def _on_transport_closed(self, transport: WebSocketTransport) -> None:
-        if transport is self._transport:
+    def _on_transport_closed(self, transport: WebSocketTransport, error: str | None) -> None:
+        if transport is not self._transport:
+            return
+        if error is not None:
+            self._on_error(error)
+        else:
             self._on_close(CloseReason.TRANSPORT_CLOSE, None)
 
     def _on_drain(self) -> None:

@@ -59,15 +59,15 @@ class WebSocketTransport:
         else:
             socket._on_packet(packet)
 
-    def on_disconnect(self) -> None:
-        """The host lost or closed the connection."""
+    def on_disconnect(self, error: str | None = None) -> None:
+        """The host lost or closed the connection (``error`` when a protocol violation ended it)."""
         if self._closed:
             return
         self._closed = True
         if self.probing:
             self.socket._on_probe_failed(self)
         else:
-            self.socket._on_transport_closed(self)
+            self.socket._on_transport_closed(self, error)
 
     # -- engine -> host -------------------------------------------------------------------------
     def send_packet(self, packet: Packet) -> None:

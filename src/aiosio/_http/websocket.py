@@ -1,0 +1,257 @@
+"""One WebSocket connection of the embedded server: the engine's ``WebSocketConnection``.
+
+Until the engine decides, the HTTP protocol owns the socket. :meth:`WebSocket.accept` writes the 101
+answer and makes this object the transport's protocol, so an open WebSocket costs one slotted object
+and the transport, with no task and no buffer while idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiosio._http.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PONG,
+    OP_TEXT,
+    FrameError,
+    FrameReader,
+    accept_key,
+    encode_close,
+    frame_header,
+)
+from aiosio.engine.http import Request, Response, WebSocketHandler
+
+if TYPE_CHECKING:
+    from aiosio._http.protocol import HttpProtocol
+
+__all__ = ["WebSocket", "handshake_error"]
+
+logger = logging.getLogger("aiosio.http")
+
+_CONNECTING, _OPEN, _CLOSING, _CLOSED = range(4)
+#: How long to wait for the peer's close frame after sending ours.
+CLOSE_TIMEOUT = 3.0
+#: Payloads up to this size are copied into one ``write``; larger ones go out beside their header.
+_JOIN_LIMIT = 4096
+
+
+def handshake_error(request: Request) -> str | None:
+    """Why ``request`` is not a valid RFC 6455 opening handshake, or ``None`` if it is."""
+    headers = request.headers
+    if request.method != "GET":
+        return "the method must be GET"
+    if "websocket" not in headers.get("upgrade", "").lower():
+        return "missing 'Upgrade: websocket'"
+    if "upgrade" not in headers.get("connection", "").lower():
+        return "missing 'Connection: Upgrade'"
+    if headers.get("sec-websocket-version") != "13":
+        return "unsupported Sec-WebSocket-Version"
+    key = headers.get("sec-websocket-key", "")
+    if len(key) != 24 or not key.endswith("=="):
+        return "invalid Sec-WebSocket-Key"
+    return None
+
+
+class WebSocket(FrameReader, asyncio.Protocol):
+    """A server-side WebSocket; implements ``aiosio.engine.http.WebSocketConnection``."""
+
+    __slots__ = (
+        "_error",
+        "_handler",
+        "_http",
+        "_on_done",
+        "_state",
+        "_timer",
+        "request",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        http: HttpProtocol,
+        transport: asyncio.Transport,
+        request: Request,
+        max_size: int,
+        on_done: Callable[[WebSocket], None],
+    ) -> None:
+        super().__init__(max_size)
+        self._http: HttpProtocol | None = http
+        self.transport = transport
+        self.request = request
+        self._handler: WebSocketHandler | None = None
+        self._state = _CONNECTING
+        self._timer: asyncio.TimerHandle | None = None
+        self._error: str | None = None
+        self._on_done = on_done
+
+    # -- WebSocketConnection --
+    def accept(
+        self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        """Complete the upgrade; ``handler`` receives every message from now on."""
+        http = self._http
+        if self._state != _CONNECTING or http is None:
+            if self._state == _CLOSED and self._handler is None:
+                # The client left while the engine was deciding: tell the handler, once.
+                self._handler = handler
+                asyncio.get_running_loop().call_soon(handler.on_disconnect)
+            return
+        self._http = None
+        self._handler = handler
+        self._state = _OPEN
+        key = self.request.headers["sec-websocket-key"]
+        extra = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers or ())
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(key).encode("ascii") + b"\r\n" + extra + b"\r\n"
+        )
+        rest = http.detach_websocket(self)
+        if rest:
+            self.data_received(rest)
+
+    def reject(self, response: Response) -> None:
+        """Answer the upgrade request with a plain HTTP response and close the connection."""
+        http = self._http
+        if self._state != _CONNECTING or http is None:
+            return
+        self._http = None
+        self._state = _CLOSED
+        http.reject_websocket(response)
+
+    def send(self, data: str | bytes) -> None:
+        """Queue one message; a no-op once the connection is closing."""
+        if self._state != _OPEN:
+            return
+        if isinstance(data, str):
+            payload = data.encode("utf-8")
+            opcode = OP_TEXT
+        else:
+            payload = data
+            opcode = OP_BINARY
+        if len(payload) <= _JOIN_LIMIT:
+            self.transport.write(frame_header(opcode, len(payload)) + payload)
+        else:
+            self.transport.writelines((frame_header(opcode, len(payload)), payload))
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Write already-encoded frames in one go (broadcast, batches)."""
+        if self._state == _OPEN:
+            self.transport.writelines(frames)
+
+    def close(self, code: int = 1000) -> None:
+        """Start the closing handshake with ``code``."""
+        if self._state == _CONNECTING:
+            self.reject(Response(403))
+            return
+        self._start_close(code, "")
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes accepted by :meth:`send` that the kernel has not taken yet."""
+        if self._state == _CLOSED:
+            return 0
+        return self.transport.get_write_buffer_size()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closing or closed."""
+        return self._state >= _CLOSING
+
+    # -- asyncio.Protocol --
+    def data_received(self, data: bytes) -> None:
+        if self._state > _CLOSING:
+            return
+        try:
+            self.feed(data)
+        except FrameError as exc:
+            if self._state == _OPEN:
+                logger.debug("websocket protocol error (%s): %s", self.request.client, exc.reason)
+                self._error = exc.reason or f"websocket close code {exc.code}"
+                self._start_close(exc.code, exc.reason)
+            else:
+                self.transport.close()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport
+
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._state == _OPEN:
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost()
+
+    def lost(self) -> None:
+        """The socket is gone: report it to the handler once."""
+        if self._state == _CLOSED and self._handler is None:
+            return
+        self._state = _CLOSED
+        self._http = None
+        self._buf = None
+        self._frags = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._on_done(self)
+        handler = self._handler
+        if handler is not None:
+            self._handler = None
+            try:
+                handler.on_disconnect(self._error)
+            except Exception:
+                logger.exception("websocket disconnect handler failed")
+
+    # -- FrameReader hooks --
+    def message_received(self, data: str | bytes) -> None:
+        handler = self._handler
+        if handler is None or self._state != _OPEN:
+            return
+        try:
+            handler.on_message(data)
+        except Exception:
+            logger.exception("websocket message handler failed")
+
+    def ping_received(self, payload: bytes) -> None:
+        if self._state == _OPEN:
+            self.transport.write(frame_header(OP_PONG, len(payload)) + payload)
+
+    def close_received(self, code: int, reason: str) -> None:
+        if self._state == _OPEN:
+            # Echo the peer's code (RFC 6455 5.5.1); the server closes TCP first (7.1.1).
+            payload = b"" if code == 1005 else encode_close(code)
+            self._state = _CLOSING
+            self.transport.write(frame_header(OP_CLOSE, len(payload)) + payload)
+        self.transport.close()
+
+    # -- closing --
+    def shutdown(self) -> None:
+        """The server is going away: close with 1001."""
+        if self._state == _CONNECTING:
+            self.reject(Response(503, [("content-type", "text/plain")], b"Service Unavailable"))
+        else:
+            self._start_close(1001, "server shutting down")
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+        self.transport.abort()
+
+    def _start_close(self, code: int, reason: str) -> None:
+        if self._state != _OPEN:
+            return
+        self._state = _CLOSING
+        payload = encode_close(code, reason[:120])
+        self.transport.write(frame_header(OP_CLOSE, len(payload)) + payload)
+        self.transport.resume_reading()
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(CLOSE_TIMEOUT, self.transport.close)

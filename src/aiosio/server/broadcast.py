@@ -1,0 +1,329 @@
+"""Broadcasting: the immutable BroadcastOperator and RemoteSocket, plus argument helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiosio._handlers import drive
+from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SocketDetails
+from aiosio.exceptions import AckTimeoutError
+from aiosio.protocol.socketio import Packet, PacketType
+from aiosio.server.reasons import RESERVED_EVENTS
+
+if TYPE_CHECKING:
+    from aiosio.adapters.base import Adapter, AdapterSocket
+
+__all__ = ["BroadcastOperator", "RemoteSocket", "ack_value", "prepare_args", "rooms_of"]
+
+logger = logging.getLogger("aiosio.server")
+
+_PLAIN = (str, int, float, bool, dict, list, type(None), bytes)
+
+
+def prepare_args(args: Iterable[Any]) -> list[Any]:
+    """Turn outgoing arguments into what the encoder takes: binary views and files become ``bytes``."""
+    out = list(args)
+    for i, value in enumerate(out):
+        if type(value) in _PLAIN:
+            continue
+        if isinstance(value, (bytearray, memoryview)):
+            out[i] = bytes(value)
+        elif isinstance(value, tuple):
+            out[i] = list(value)
+        elif hasattr(value, "read") and callable(value.read):
+            content = value.read()
+            if isinstance(content, str):
+                raise TypeError("file arguments must be opened in binary mode")
+            out[i] = bytes(content)
+    return out
+
+
+def ack_value(args: tuple[Any, ...] | list[Any]) -> Any:
+    """The value of an acknowledgement: ``None`` (no argument), the argument, or a tuple of them."""
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+def rooms_of(room: str | Iterable[str]) -> frozenset[str]:
+    """One room or an iterable of rooms, as a frozenset."""
+    if isinstance(room, str):
+        return frozenset((room,))
+    rooms = frozenset(room)
+    for name in rooms:
+        if not isinstance(name, str):
+            raise TypeError(f"room names must be str, not {type(name).__name__}")
+    return rooms
+
+
+class BroadcastOperator:
+    """Who and how to broadcast to. Immutable: every modifier returns a new operator.
+
+    ::
+
+        io.to("room1").except_("room2").volatile.emit("hello")
+        answers = await io.timeout(5).emit_with_ack("question")
+    """
+
+    __slots__ = ("_adapter", "_except", "_flags", "_rooms")
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        rooms: frozenset[str] = frozenset(),
+        except_: frozenset[str] = frozenset(),
+        flags: BroadcastFlags = NO_FLAGS,
+    ) -> None:
+        self._adapter = adapter
+        self._rooms = rooms
+        self._except = except_
+        self._flags = flags
+
+    def __repr__(self) -> str:
+        return (
+            f"<BroadcastOperator rooms={set(self._rooms)} except={set(self._except)} {self._flags}>"
+        )
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The targeted rooms (empty: every socket)."""
+        return self._rooms
+
+    @property
+    def excluded_rooms(self) -> frozenset[str]:
+        """The excluded rooms."""
+        return self._except
+
+    @property
+    def flags(self) -> BroadcastFlags:
+        """The modifiers."""
+        return self._flags
+
+    def _options(self) -> BroadcastOptions:
+        return BroadcastOptions(self._rooms, self._except, self._flags)
+
+    def _with_flags(self, **changes: Any) -> BroadcastOperator:
+        f = self._flags
+        flags = BroadcastFlags(
+            volatile=changes.get("volatile", f.volatile),
+            compress=changes.get("compress", f.compress),
+            local=changes.get("local", f.local),
+            timeout=changes.get("timeout", f.timeout),
+            expect_single_response=f.expect_single_response,
+        )
+        return BroadcastOperator(self._adapter, self._rooms, self._except, flags)
+
+    # -- modifiers --------------------------------------------------------------------------------
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Also target ``room`` (one or several). A socket in several targeted rooms gets one copy."""
+        return BroadcastOperator(
+            self._adapter, self._rooms | rooms_of(room), self._except, self._flags
+        )
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Exclude the sockets in ``room`` (one or several)."""
+        return BroadcastOperator(
+            self._adapter, self._rooms, self._except | rooms_of(room), self._flags
+        )
+
+    def compress(self, value: bool) -> BroadcastOperator:
+        """Whether to compress the packets."""
+        return self._with_flags(compress=bool(value))
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """The packet may be dropped for clients that cannot take it right now."""
+        return self._with_flags(volatile=True)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this server (in a cluster)."""
+        return self._with_flags(local=True)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """How long :meth:`emit_with_ack` waits for the acknowledgements."""
+        if seconds < 0:
+            raise ValueError("timeout must not be negative")
+        return self._with_flags(timeout=float(seconds))
+
+    # -- emitting ---------------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every targeted socket. The packet is encoded once."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        packet = Packet(PacketType.EVENT, "/", [event, *prepare_args(args)])
+        self._adapter.broadcast(packet, self._options())
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event."""
+        self.emit("message", *args)
+
+    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
+        """Send ``event`` and return a future of every client's acknowledgement (a list).
+
+        With :meth:`timeout`, the future fails with ``AckTimeoutError`` when some client has not
+        answered in time; the error's ``responses`` holds the answers that did arrive.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        collector = _AckCollector(future, self._flags.expect_single_response)
+        packet = Packet(PacketType.EVENT, "/", [event, *prepare_args(args)])
+        opts = self._options()
+        adapter = self._adapter
+        if self._flags.timeout is not None:
+
+            def timed_out() -> None:
+                if packet.id is not None:
+                    adapter.remove_acks(packet.id, opts)
+                collector.timed_out()
+
+            collector.timer = loop.call_later(self._flags.timeout, timed_out)
+        adapter.broadcast_with_ack(packet, opts, collector.client_count, collector.ack)
+        drive(adapter.server_count(), collector.server_count, logger, "server_count()")
+        return future
+
+    # -- operations on the targeted sockets -------------------------------------------------------
+
+    async def fetch_sockets(self) -> list[Any]:
+        """The targeted sockets: :class:`~aiosio.server.socket.Socket` objects for those on this
+        server, :class:`RemoteSocket` for those on other servers."""
+        found = await self._adapter.fetch_sockets(self._options())
+        out: list[Any] = []
+        for socket in found:
+            if isinstance(socket, SocketDetails):
+                out.append(RemoteSocket(self._adapter, socket))
+            else:
+                out.append(socket)
+        return out
+
+    def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make the targeted sockets join ``room`` (one or several)."""
+        self._adapter.add_sockets(self._options(), sorted(rooms_of(room)))
+
+    def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make the targeted sockets leave ``room`` (one or several)."""
+        self._adapter.del_sockets(self._options(), sorted(rooms_of(room)))
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the targeted sockets (and close their connections when ``close``)."""
+        self._adapter.disconnect_sockets(self._options(), close)
+
+
+class _AckCollector:
+    """Gathers the acknowledgements of a broadcast until every server and client has answered."""
+
+    __slots__ = (
+        "actual_servers",
+        "expected_clients",
+        "expected_servers",
+        "future",
+        "responses",
+        "single",
+        "timer",
+    )
+
+    def __init__(self, future: asyncio.Future[Any], single: bool) -> None:
+        self.future = future
+        self.single = single
+        self.responses: list[Any] = []
+        self.expected_servers = -1
+        self.actual_servers = 0
+        self.expected_clients = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def client_count(self, count: int) -> None:
+        self.expected_clients += count
+        self.actual_servers += 1
+        self._check()
+
+    def server_count(self, count: int) -> None:
+        self.expected_servers = count
+        self._check()
+
+    def ack(self, *args: Any) -> None:
+        if self.future.done():
+            return
+        self.responses.append(ack_value(args))
+        self._check()
+
+    def _check(self) -> None:
+        if self.future.done():
+            return
+        if (
+            self.expected_servers == self.actual_servers
+            and len(self.responses) == self.expected_clients
+        ):
+            if self.timer is not None:
+                self.timer.cancel()
+            if self.single:
+                self.future.set_result(self.responses[0] if self.responses else None)
+            else:
+                self.future.set_result(self.responses)
+
+    def timed_out(self) -> None:
+        if self.future.done():
+            return
+        responses = None if self.single else list(self.responses)
+        self.future.set_exception(AckTimeoutError(responses=responses))
+
+
+class RemoteSocket:
+    """A socket found by ``fetch_sockets()`` on another server of the cluster.
+
+    It offers the subset of :class:`~aiosio.server.socket.Socket` that works across servers.
+    """
+
+    __slots__ = ("_operator", "data", "handshake", "id", "rooms")
+
+    def __init__(self, adapter: Adapter, details: SocketDetails | AdapterSocket) -> None:
+        self.id: str = details.id
+        self.handshake: Any = details.handshake
+        self.rooms: set[str] = set(details.rooms)
+        self.data: Any = details.data
+        self._operator = BroadcastOperator(
+            adapter,
+            frozenset((self.id,)),
+            frozenset(),
+            BroadcastFlags(expect_single_response=True),
+        )
+
+    def __repr__(self) -> str:
+        return f"<RemoteSocket {self.id}>"
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """An operator for this socket with a timeout for :meth:`BroadcastOperator.emit_with_ack`."""
+        return self._operator.timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the socket."""
+        self._operator.emit(event, *args)
+
+    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
+        """Send ``event`` and return a future of the socket's acknowledgement."""
+        return self._operator.emit_with_ack(event, *args)
+
+    def join(self, room: str | Iterable[str]) -> None:
+        """Make the socket join ``room`` (one or several)."""
+        self._operator.sockets_join(room)
+
+    def leave(self, room: str) -> None:
+        """Make the socket leave ``room``."""
+        self._operator.sockets_leave(room)
+
+    def disconnect(self, close: bool = False) -> RemoteSocket:
+        """Disconnect the socket (and close its connection when ``close``)."""
+        self._operator.disconnect_sockets(close)
+        return self

@@ -1,0 +1,233 @@
+"""The Connection: one Engine.IO session and the namespace sockets multiplexed over it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiosio._handlers import drive
+from aiosio.exceptions import SocketProtocolError
+from aiosio.protocol.socketio import Packet, PacketType
+
+if TYPE_CHECKING:
+    from aiosio.engine.socket import EngineSocket
+    from aiosio.server.server import Server
+    from aiosio.server.socket import Socket
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger("aiosio.server")
+
+_CONNECT = PacketType.CONNECT
+_CONNECT_ERROR = PacketType.CONNECT_ERROR
+
+#: A volatile packet is dropped when more than this many bytes wait in the socket's buffer.
+VOLATILE_BUFFER_LIMIT = 16 * 1024
+
+
+class Connection:
+    """Decodes what one Engine.IO socket receives and routes it to that client's namespace sockets.
+
+    It answers CONNECT packets (creating sockets through the namespaces' middlewares), closes the
+    connection when no namespace is joined within ``connect_timeout``, and closes it with reason
+    ``"parse error"`` when the client sends something that is not a Socket.IO packet.
+    """
+
+    __slots__ = (
+        "_attachment_timer",
+        "_closed",
+        "_connect_timer",
+        "_connecting",
+        "_decoder",
+        "_encoder",
+        "conn",
+        "id",
+        "nsps",
+        "server",
+        "sockets",
+    )
+
+    def __init__(self, server: Server, conn: EngineSocket) -> None:
+        self.server = server
+        self.conn = conn
+        self.id: str = conn.id
+        self._encoder = server.encoder
+        self._decoder = server.parser.decoder()
+        #: sockets by socket id
+        self.sockets: dict[str, Socket] = {}
+        #: sockets by namespace name
+        self.nsps: dict[str, Socket] = {}
+        self._connecting: set[str] = set()
+        self._closed = False
+        self._attachment_timer: asyncio.TimerHandle | None = None
+        loop = asyncio.get_running_loop()
+        self._connect_timer: asyncio.TimerHandle | None = loop.call_later(
+            server.connect_timeout, self._on_connect_timeout
+        )
+        conn.on("message", self._on_message)
+        conn.on("close", self._on_close)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} nsps={list(self.nsps)}>"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the Engine.IO socket is open."""
+        return not self._closed and self.conn.ready_state == "open"
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def write_packet(self, packet: Packet, volatile: bool = False) -> None:
+        """Encode and send one packet."""
+        if self.conn.ready_state != "open":
+            logger.debug("%s: ignoring packet write, connection not open", self.id)
+            return
+        self.write_encoded(self._encoder.encode(packet), volatile)
+
+    def write_encoded(self, encoded: Sequence[str | bytes], volatile: bool = False) -> None:
+        """Send already-encoded parts (the same objects may go to many connections)."""
+        conn = self.conn
+        if conn.ready_state != "open":
+            return
+        if volatile and (
+            conn.buffered_amount > VOLATILE_BUFFER_LIMIT or not getattr(conn, "writable", True)
+        ):
+            logger.debug("%s: volatile packet dropped", self.id)
+            return
+        send = conn.send
+        for part in encoded:
+            send(part)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _on_message(self, data: str | bytes) -> None:
+        try:
+            packet = self._decoder.add(data)
+        except SocketProtocolError as exc:
+            self._on_parse_error(exc)
+            return
+        except Exception as exc:  # a decoder bug must not reach the engine
+            logger.exception("decoder failed")
+            self._on_parse_error(exc)
+            return
+        if packet is None:
+            if self._attachment_timer is None and self._decoder.awaiting_attachments:
+                self._attachment_timer = asyncio.get_running_loop().call_later(
+                    self.server.attachment_timeout, self._on_attachment_timeout
+                )
+            return
+        if self._attachment_timer is not None:
+            self._attachment_timer.cancel()
+            self._attachment_timer = None
+        self._route(packet)
+
+    def _route(self, packet: Packet) -> None:
+        name = packet.nsp
+        socket = self.nsps.get(name)
+        kind = packet.type
+        if socket is not None:
+            if kind != _CONNECT and kind != _CONNECT_ERROR:
+                socket._on_packet(packet)
+                return
+        elif kind == _CONNECT:
+            if name in self._connecting:
+                logger.debug("%s: already connecting to %s", self.id, name)
+                return
+            auth = packet.data if isinstance(packet.data, dict) else {}
+            self._connecting.add(name)
+            drive(self._connect(name, auth), None, logger, "namespace connection")
+            return
+        logger.debug("%s: invalid state (packet type %s for %s), closing", self.id, kind, name)
+        self.close()
+
+    def _on_parse_error(self, exc: BaseException) -> None:
+        logger.info("%s: invalid packet from %s, closing: %s", self.id, self._peer(), exc)
+        self._decoder.reset()
+        self._teardown("parse error", None)
+        if self.conn.ready_state == "open":
+            self.conn.close()
+
+    def _on_attachment_timeout(self) -> None:
+        self._attachment_timer = None
+        if self._decoder.awaiting_attachments:
+            self._on_parse_error(SocketProtocolError("binary attachments did not arrive in time"))
+
+    def _peer(self) -> str:
+        client = getattr(self.conn.request, "client", None)
+        return f"{client[0]}:{client[1]}" if client else "unknown peer"
+
+    # -- namespaces -------------------------------------------------------------------------------
+
+    async def _connect(self, name: str, auth: dict[str, Any]) -> None:
+        try:
+            nsp = self.server._nsps.get(name)
+            if nsp is None:
+                nsp = await self.server._check_namespace(name, auth)
+                if nsp is None:
+                    logger.debug("%s: namespace %s refused", self.id, name)
+                    self.write_packet(
+                        Packet(_CONNECT_ERROR, name, {"message": "Invalid namespace"})
+                    )
+                    return
+            if not self.is_open:
+                return
+            await nsp._add(self, auth)
+        finally:
+            self._connecting.discard(name)
+
+    def _attach(self, socket: Socket) -> None:
+        """Called by the namespace once ``socket`` is connected."""
+        self.sockets[socket.id] = socket
+        self.nsps[socket.nsp.name] = socket
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+
+    def _remove(self, socket: Socket) -> None:
+        """Called by a socket that disconnects."""
+        if self.sockets.pop(socket.id, None) is not None:
+            name = socket.nsp.name
+            if self.nsps.get(name) is socket:
+                del self.nsps[name]
+
+    def _on_connect_timeout(self) -> None:
+        self._connect_timer = None
+        if not self.nsps:
+            logger.debug("%s: no namespace joined in time, closing", self.id)
+            self.close()
+
+    # -- closing ----------------------------------------------------------------------------------
+
+    def disconnect_all(self) -> None:
+        """Disconnect every socket of this client, then close the connection."""
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
+        self.sockets.clear()
+        self.close()
+
+    def close(self) -> None:
+        """Close the Engine.IO connection (reason ``"forced server close"`` for the sockets)."""
+        if self.conn.ready_state == "open":
+            self._teardown("forced server close", None)
+            self.conn.close()
+
+    def _on_close(self, reason: str, description: Any = None) -> None:
+        self._teardown(reason, description)
+
+    def _teardown(self, reason: str, description: Any) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+        if self._attachment_timer is not None:
+            self._attachment_timer.cancel()
+            self._attachment_timer = None
+        for socket in list(self.sockets.values()):
+            socket._on_close(reason, description)
+        self.sockets.clear()
+        self.nsps.clear()
+        self._decoder.reset()

@@ -1,0 +1,400 @@
+"""The Socket.IO server: namespaces over an Engine.IO server."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from aiosio._handlers import Emitter, spawn
+from aiosio.adapters.base import Adapter, RecoveryOptions
+from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
+from aiosio.engine.server import EngineServer
+from aiosio.protocol.socketio import DEFAULT_PARSER
+from aiosio.server.broadcast import BroadcastOperator
+from aiosio.server.client_files import ClientServingApp, find_client_dist
+from aiosio.server.connection import Connection
+from aiosio.server.namespace import NameMatcher, Namespace, ParentNamespace
+
+if TYPE_CHECKING:
+    from aiosio.adapters.base import AdapterNamespace
+    from aiosio.asgi import ASGIApp
+    from aiosio.engine.http import EngineApp, Request, Response
+    from aiosio.engine.socket import EngineSocket
+    from aiosio.protocol.socketio import Parser
+    from aiosio.serve import EmbeddedServer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("aiosio.server")
+
+AdapterFactory = Callable[["AdapterNamespace"], Adapter]
+Fallback = Callable[["Request", Callable[["Response"], None]], None]
+
+
+def _recovery_options(value: Any) -> RecoveryOptions | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return RecoveryOptions()
+    if isinstance(value, RecoveryOptions):
+        return value
+    if isinstance(value, dict):
+        unknown = set(value) - {"max_disconnection_duration", "skip_middlewares"}
+        if unknown:
+            raise ValueError(f"unknown connection_state_recovery options: {sorted(unknown)}")
+        return RecoveryOptions(
+            max_disconnection_duration=float(value.get("max_disconnection_duration", 120.0)),
+            skip_middlewares=bool(value.get("skip_middlewares", True)),
+        )
+    raise TypeError("connection_state_recovery must be None, True, a dict or RecoveryOptions")
+
+
+class Server:
+    """A Socket.IO server.
+
+    ::
+
+        io = aiosio.Server()
+
+        @io.on("connection")
+        async def on_connection(socket: aiosio.Socket) -> None:
+            socket.emit("hello")
+
+        port = await io.listen(3000)
+
+    Options:
+
+    * ``path``: URL prefix of the Engine.IO endpoint (``"/socket.io/"``).
+    * ``connect_timeout``: seconds a connection may stay without joining a namespace (45).
+    * ``adapter``: adapter class or factory ``fn(namespace) -> Adapter`` (default:
+      :class:`~aiosio.adapters.memory.InMemoryAdapter`, or
+      :class:`~aiosio.adapters.memory.SessionAwareAdapter` with connection state recovery).
+    * ``parser``: the Socket.IO parser (``encoder()`` / ``decoder()``).
+    * ``connection_state_recovery``: ``None`` (off), ``True``, or
+      ``{"max_disconnection_duration": 120.0, "skip_middlewares": True}``.
+    * ``cleanup_empty_child_namespaces``: drop a dynamic child namespace when its last socket leaves.
+    * ``serve_client``: serve the browser bundle at ``<path>socket.io.min.js`` (and the other
+      ``client-dist`` files): ``True`` looks for ``node_modules/socket.io-client/dist`` above the
+      working directory; a path names the directory.
+    * ``task_per_handler``: start every coroutine handler in its own Task instead of stepping it
+      until it first suspends (see :mod:`aiosio._handlers`).
+    * ``attachment_timeout``: seconds the binary attachments of a packet may take to arrive (30).
+    * any other keyword goes to :class:`~aiosio.engine.server.EngineServer` (``ping_interval``,
+      ``ping_timeout``, ``cors``, ``max_http_buffer_size``, ``transports``, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io/",
+        connect_timeout: float = 45.0,
+        adapter: type[Adapter] | AdapterFactory | None = None,
+        parser: Parser = DEFAULT_PARSER,
+        connection_state_recovery: Any = None,
+        cleanup_empty_child_namespaces: bool = False,
+        serve_client: bool | str | Path = False,
+        task_per_handler: bool = False,
+        attachment_timeout: float = 30.0,
+        **engine_options: Any,
+    ) -> None:
+        if connect_timeout <= 0:
+            raise ValueError("connect_timeout must be positive")
+        if not path.endswith("/"):
+            path += "/"
+        if not path.startswith("/"):
+            path = "/" + path
+        self.connect_timeout = float(connect_timeout)
+        self.attachment_timeout = float(attachment_timeout)
+        self.recovery = _recovery_options(connection_state_recovery)
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self.serve_client = serve_client
+        self.task_per_handler = task_per_handler
+        self.parser = parser
+        self.encoder = parser.encoder()
+        if adapter is None:
+            adapter = SessionAwareAdapter if self.recovery is not None else InMemoryAdapter
+        self.adapter_factory: AdapterFactory = adapter
+        self._events_deferred: list[Awaitable[Any]] = []
+        self._events = Emitter()
+        self._nsps: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
+        self._closing = False
+        self._listener: EmbeddedServer | None = None
+        #: the Engine.IO server
+        self.engine = EngineServer(path=path, **engine_options)
+        self.engine.on("connection", self._on_engine_connection)
+        #: the main namespace, ``"/"``
+        self.sockets: Namespace = self.of("/")
+
+    def __repr__(self) -> str:
+        return f"<Server path={self.engine.path!r} namespaces={list(self._nsps)}>"
+
+    @property
+    def path(self) -> str:
+        """The URL prefix of the Engine.IO endpoint."""
+        return str(self.engine.path)
+
+    # -- namespaces -------------------------------------------------------------------------------
+
+    def of(
+        self,
+        name: str | re.Pattern[str] | NameMatcher,
+        handler: Callable[..., Any] | None = None,
+    ) -> Namespace:
+        """The namespace ``name``, created if needed.
+
+        ``name`` may also be a compiled regular expression or a predicate ``fn(name, auth) -> bool``
+        (plain or coroutine): the result is a parent namespace that creates a child namespace for each
+        name it accepts. ``handler``, if given, is registered for ``"connection"``.
+        """
+        if isinstance(name, re.Pattern) or callable(name):
+            matcher: NameMatcher
+            if isinstance(name, re.Pattern):
+                pattern = name
+
+                def matcher(candidate: str, auth: dict[str, Any]) -> bool:
+                    return pattern.search(candidate) is not None
+
+            else:
+                matcher = name
+            parent = ParentNamespace(self, matcher)
+            self._parents.append(parent)
+            if isinstance(name, re.Pattern):
+                self._regex_parents.append((name, parent))
+            if handler is not None:
+                parent.on("connect", handler)
+            return parent
+        if not isinstance(name, str):
+            raise TypeError("namespace name must be a str, a compiled regex or a callable")
+        if not name.startswith("/"):
+            name = "/" + name
+        nsp = self._nsps.get(name)
+        if nsp is None:
+            for pattern, parent in self._regex_parents:
+                if pattern.search(name) is not None:
+                    return parent.create_child(name)
+            nsp = Namespace(self, name)
+            self._nsps[name] = nsp
+            if name != "/":
+                self._events.emit("new_namespace", nsp)
+        if handler is not None:
+            nsp.on("connect", handler)
+        return nsp
+
+    async def _check_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        for parent in list(self._parents):
+            try:
+                allowed = parent.matcher(name, auth)
+                if inspect.isawaitable(allowed):
+                    allowed = await allowed
+            except Exception:
+                logger.exception("namespace predicate raised")
+                continue
+            if not allowed:
+                continue
+            existing = self._nsps.get(name)
+            if existing is not None:  # created in the meantime
+                return existing
+            return parent.create_child(name)
+        return None
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        """The concrete namespaces by name (a copy)."""
+        return dict(self._nsps)
+
+    # -- handlers ---------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register a handler: ``"connection"``/``"connect"`` (main namespace), ``"new_namespace"``,
+        or a server-side event of the main namespace. Without ``handler``, return a decorator."""
+        if event == "new_namespace":
+            return self._events.on(event, handler)
+        return self.sockets.on(event, handler)
+
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Like :meth:`on`, for one call only."""
+        if event == "new_namespace":
+            return self._events.once(event, handler)
+        return self.sockets.once(event, handler)
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove handlers (see :meth:`Namespace.off`)."""
+        if event == "new_namespace":
+            self._events.off(event, handler)
+        else:
+            self.sockets.off(event, handler)
+
+    def use(self, fn: Callable[..., Any]) -> Any:
+        """Add a connection middleware to the main namespace (see :meth:`Namespace.use`)."""
+        return self.sockets.use(fn)
+
+    # -- broadcasting on the main namespace -------------------------------------------------------
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Target ``room`` in the main namespace."""
+        return self.sockets.to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.sockets.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Exclude ``room`` in the main namespace."""
+        return self.sockets.except_(room)
+
+    def compress(self, value: bool) -> BroadcastOperator:
+        """Whether to compress the packets."""
+        return self.sockets.compress(value)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """The packet may be dropped for clients that cannot take it right now."""
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this server."""
+        return self.sockets.local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """How long ``emit_with_ack`` waits for acknowledgements."""
+        return self.sockets.timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of the main namespace."""
+        self.sockets.emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event to every socket of the main namespace."""
+        self.sockets.send(*args)
+
+    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
+        """Send ``event`` to every socket of the main namespace; a future of the acknowledgements."""
+        return self.sockets.emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        """Every socket of the main namespace."""
+        return await self.sockets.fetch_sockets()
+
+    def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make every socket of the main namespace join ``room``."""
+        self.sockets.sockets_join(room)
+
+    def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make every socket of the main namespace leave ``room``."""
+        self.sockets.sockets_leave(room)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of the main namespace."""
+        self.sockets.disconnect_sockets(close)
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to the main namespace of the other servers of the cluster."""
+        self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Like :meth:`server_side_emit`; return one answer per other server."""
+        return await self.sockets.server_side_emit_with_ack(event, *args)
+
+    # -- engine and hosting -----------------------------------------------------------------------
+
+    def _on_engine_connection(self, conn: EngineSocket) -> None:
+        if self._closing:
+            conn.close()
+            return
+        Connection(self, conn)
+
+    def _start_or_defer(self, awaitable: Awaitable[Any]) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._events_deferred.append(awaitable)
+            return
+        spawn(_await_logged(awaitable))
+
+    async def _run_deferred(self) -> None:
+        deferred, self._events_deferred = self._events_deferred, []
+        for awaitable in deferred:
+            await awaitable
+
+    def _app(self) -> EngineApp:
+        if self.serve_client is False:
+            return self.engine
+        dist = (
+            find_client_dist()
+            if self.serve_client is True
+            else Path(self.serve_client)  # a directory holding the client bundle
+        )
+        if dist is None:
+            logger.warning("serve_client: node_modules/socket.io-client/dist not found")
+            return self.engine
+        return ClientServingApp(self.engine, dist)
+
+    async def listen(
+        self,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        *,
+        fallback: Fallback | None = None,
+    ) -> int:
+        """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
+
+        Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
+        """
+        from aiosio.serve import serve
+
+        if self._listener is not None:
+            raise RuntimeError("the server is already listening")
+        await self._run_deferred()
+        self._listener = await serve(self._app(), host, port, fallback=fallback)
+        return self._listener.port
+
+    def asgi_app(self, fallback: Any = None) -> ASGIApp:
+        """An ASGI 3 application; requests outside the Socket.IO path go to ``fallback``."""
+        from aiosio.asgi import ASGIApp
+
+        return ASGIApp(self._app(), fallback)
+
+    async def close(self) -> None:
+        """Disconnect every socket ("server shutting down"), close the adapters, then the engine."""
+        if self._closing:
+            return
+        self._closing = True
+        for nsp in list(self._nsps.values()):
+            for socket in list(nsp.sockets.values()):
+                socket._on_close("server shutting down")
+        for nsp in [*self._nsps.values(), *self._parents]:
+            try:
+                result = nsp.adapter.close()
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("closing the adapter of %s failed", nsp.name)
+        await self.engine.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+
+
+async def _await_logged(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        logger.exception("adapter initialisation failed")

@@ -1,0 +1,595 @@
+"""The server-side Socket: one client in one namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from aiosio._handlers import call_lenient, drive, invoke
+from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
+from aiosio.exceptions import AckTimeoutError, DisconnectedError
+from aiosio.protocol.socketio import Packet, PacketType
+from aiosio.server.broadcast import BroadcastOperator, ack_value, prepare_args, rooms_of
+from aiosio.server.handshake import Handshake
+from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aiosio.adapters.base import Adapter, Session
+    from aiosio.engine.http import Request
+    from aiosio.engine.socket import EngineSocket
+    from aiosio.server.connection import Connection
+    from aiosio.server.namespace import Namespace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["Socket"]
+
+logger = logging.getLogger("aiosio.server")
+
+_EVENT = PacketType.EVENT
+_BINARY_EVENT = PacketType.BINARY_EVENT
+_ACK = PacketType.ACK
+_BINARY_ACK = PacketType.BINARY_ACK
+_DISCONNECT = PacketType.DISCONNECT
+
+#: events a socket emits itself; a client cannot trigger their handlers
+_LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
+
+Handler = Callable[..., Any]
+
+
+class _AckWaiter:
+    """The acknowledgement callback behind :meth:`Socket.emit_with_ack`."""
+
+    __slots__ = ("future", "timer")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, *args: Any) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.future.done():
+            self.future.set_result(ack_value(args))
+
+    def fail(self, exc: BaseException) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+class Socket:
+    """One client connected to one namespace.
+
+    Handlers registered with :meth:`on` receive the event's arguments; a handler's return value is the
+    acknowledgement when the client asked for one (a tuple sends several arguments, ``None`` none).
+    Handlers may be plain functions or coroutine functions.
+
+    Reserved events: ``"disconnecting"`` and ``"disconnect"`` (``reason, description``; handlers may
+    accept fewer arguments), ``"error"`` (the exception a :meth:`use` middleware raised).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_acks",
+        "_adapter",
+        "_any",
+        "_any_out",
+        "_cleaned",
+        "_conn",
+        "_flags",
+        "_fns",
+        "_handlers",
+        "_in_task",
+        "_missed",
+        "_restored_rooms",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "nsp",
+        "pid",
+        "recovered",
+    )
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        connection: Connection,
+        auth: dict[str, Any],
+        previous: Session | None = None,
+    ) -> None:
+        self.nsp = nsp
+        self._conn = connection
+        self._adapter: Adapter = nsp.adapter
+        server = nsp.server
+        self._in_task: bool = server.task_per_handler
+        #: whether the socket is connected to its namespace
+        self.connected = False
+        #: whether the connection state was restored after a temporary disconnection
+        self.recovered = False
+        self._missed: list[list[Any]] | None = None
+        self._restored_rooms: list[str] | None = None
+        self.data: Any
+        if previous is not None:
+            self.id: str = previous.sid
+            self.pid: str | None = previous.pid
+            self.data = previous.data
+            self._restored_rooms = previous.rooms
+            self._missed = previous.missed_packets
+            self.recovered = True
+        else:
+            # a fresh id: the Engine.IO id is a secret that must not be shared with other clients
+            self.id = secrets.token_urlsafe(15)
+            self.pid = secrets.token_urlsafe(15) if server.recovery is not None else None
+            self.data = {}
+        self.handshake = Handshake.from_request(connection.conn.request, auth)
+        self._acks: dict[int, Callable[..., None]] = {}
+        self._fns: list[Callable[[list[Any]], Any]] = []
+        self._handlers: dict[str, list[Handler]] = {}
+        self._any: list[Handler] | None = None
+        self._any_out: list[Handler] | None = None
+        self._flags: BroadcastFlags | None = None
+        self._cleaned = False
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} nsp={self.nsp.name!r} connected={self.connected}>"
+
+    # -- properties -------------------------------------------------------------------------------
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the socket is not connected."""
+        return not self.connected
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms the socket is in (a copy), its own id included."""
+        return set(self._adapter.socket_rooms(self.id) or ())
+
+    @property
+    def conn(self) -> EngineSocket:
+        """The underlying Engine.IO socket."""
+        return self._conn.conn
+
+    @property
+    def request(self) -> Request:
+        """The HTTP request that opened the Engine.IO connection."""
+        return self._conn.conn.request
+
+    # -- listeners --------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register ``handler`` for ``event``; without ``handler``, return a decorator."""
+        if handler is None:
+
+            def decorator(fn: F) -> F:
+                self._add_handler(event, fn)
+                return fn
+
+            return decorator
+        self._add_handler(event, handler)
+        return handler
+
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Like :meth:`on`, but the handler is removed after its first call."""
+        if handler is None:
+
+            def decorator(fn: F) -> F:
+                self._add_handler(event, _Once(self, event, fn))
+                return fn
+
+            return decorator
+        self._add_handler(event, _Once(self, event, handler))
+        return handler
+
+    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
+        """Remove ``handler`` from ``event``, every handler of ``event``, or every handler."""
+        if event is None:
+            self._handlers.clear()
+            return
+        if handler is None:
+            self._handlers.pop(event, None)
+            return
+        handlers = self._handlers.get(event)
+        if handlers:
+            _remove(handlers, handler)
+            if not handlers:
+                del self._handlers[event]
+
+    def listeners(self, event: str) -> list[Handler]:
+        """A copy of the handlers of ``event``."""
+        return list(self._handlers.get(event, ()))
+
+    def _add_handler(self, event: str, handler: Handler) -> None:
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        self._handlers.setdefault(event, []).append(handler)
+
+    def on_any(self, handler: Handler) -> Handler:
+        """Call ``handler(event, *args)`` for every incoming event (usable as a decorator)."""
+        if self._any is None:
+            self._any = []
+        self._any.append(handler)
+        return handler
+
+    def prepend_any(self, handler: Handler) -> Handler:
+        """Like :meth:`on_any`, but before the catch-all handlers already registered."""
+        if self._any is None:
+            self._any = []
+        self._any.insert(0, handler)
+        return handler
+
+    def off_any(self, handler: Handler | None = None) -> None:
+        """Remove one catch-all handler, or all of them."""
+        if handler is None or self._any is None:
+            self._any = None
+        else:
+            _remove(self._any, handler)
+
+    def listeners_any(self) -> list[Handler]:
+        """A copy of the catch-all handlers."""
+        return list(self._any or ())
+
+    def on_any_outgoing(self, handler: Handler) -> Handler:
+        """Call ``handler(event, *args)`` for every event sent to this client (not acknowledgements)."""
+        if self._any_out is None:
+            self._any_out = []
+        self._any_out.append(handler)
+        return handler
+
+    def prepend_any_outgoing(self, handler: Handler) -> Handler:
+        """Like :meth:`on_any_outgoing`, but before the handlers already registered."""
+        if self._any_out is None:
+            self._any_out = []
+        self._any_out.insert(0, handler)
+        return handler
+
+    def off_any_outgoing(self, handler: Handler | None = None) -> None:
+        """Remove one outgoing catch-all handler, or all of them."""
+        if handler is None or self._any_out is None:
+            self._any_out = None
+        else:
+            _remove(self._any_out, handler)
+
+    def listeners_any_outgoing(self) -> list[Handler]:
+        """A copy of the outgoing catch-all handlers."""
+        return list(self._any_out or ())
+
+    def use(self, fn: Callable[[list[Any]], Any]) -> Socket:
+        """Add a middleware run for every incoming event, before the handlers.
+
+        ``fn(packet)`` gets the event as a list ``[event, *args]`` (which it may modify) and may be a
+        plain function or a coroutine function. To reject the event, raise: the handlers are skipped and
+        the exception is passed to the socket's ``"error"`` handlers.
+        """
+        self._fns.append(fn)
+        return self
+
+    # -- flags for the next emit ------------------------------------------------------------------
+
+    def _take_flags(self) -> BroadcastFlags:
+        flags = self._flags
+        if flags is None:
+            return NO_FLAGS
+        self._flags = None
+        return flags
+
+    def _set_flags(self, **changes: Any) -> Socket:
+        flags = self._flags or NO_FLAGS
+        self._flags = BroadcastFlags(
+            volatile=changes.get("volatile", flags.volatile),
+            compress=changes.get("compress", flags.compress),
+            local=flags.local,
+            timeout=changes.get("timeout", flags.timeout),
+        )
+        return self
+
+    @property
+    def volatile(self) -> Socket:
+        """The next emit may be dropped if the client cannot take it right now."""
+        return self._set_flags(volatile=True)
+
+    def compress(self, value: bool) -> Socket:
+        """Whether to compress the next emit."""
+        return self._set_flags(compress=bool(value))
+
+    def timeout(self, seconds: float) -> Socket:
+        """Fail the next :meth:`emit_with_ack` with ``AckTimeoutError`` after ``seconds``."""
+        if seconds < 0:
+            raise ValueError("timeout must not be negative")
+        return self._set_flags(timeout=float(seconds))
+
+    # -- emitting ---------------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` to this client. Never blocks.
+
+        Arguments are JSON-able values; ``bytes``, ``bytearray``, ``memoryview`` and readable binary
+        file objects (read at once) travel as binary attachments.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        if type(event) is not str:
+            raise TypeError("event name must be a str")
+        flags = self._take_flags()
+        packet = Packet(_EVENT, self.nsp.name, [event, *prepare_args(args)])
+        if self.nsp.server.recovery is not None:
+            # through the adapter, so that the packet gets an offset and is kept for recovery
+            self._adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
+            return
+        if self._any_out:
+            self._notify_outgoing(packet.data)
+        self._conn.write_packet(packet, flags.volatile)
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event."""
+        self.emit("message", *args)
+
+    def emit_with_ack(self, event: str, *args: Any) -> asyncio.Future[Any]:
+        """Send ``event`` and return a future of the client's acknowledgement.
+
+        The future's value is ``None`` for an acknowledgement without arguments, the argument itself for
+        one, a tuple for several. With :meth:`timeout`, it fails with ``AckTimeoutError`` when no answer
+        arrives in time; it fails with ``DisconnectedError`` when the socket disconnects first.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        flags = self._take_flags()
+        if not self.connected:
+            future.set_exception(DisconnectedError("the socket is not connected"))
+            return future
+        ack_id = self.nsp._next_ack_id()
+        waiter = _AckWaiter(future)
+        self._acks[ack_id] = waiter
+        if flags.timeout is not None:
+            waiter.timer = loop.call_later(flags.timeout, self._ack_timed_out, ack_id, waiter)
+        packet = Packet(_EVENT, self.nsp.name, [event, *prepare_args(args)], ack_id)
+        if self._any_out:
+            self._notify_outgoing(packet.data)
+        self._conn.write_packet(packet, flags.volatile)
+        return future
+
+    def _ack_timed_out(self, ack_id: int, waiter: _AckWaiter) -> None:
+        if self._acks.get(ack_id) is waiter:
+            del self._acks[ack_id]
+        waiter.timer = None
+        waiter.fail(AckTimeoutError())
+
+    def _notify_outgoing(self, data: list[Any]) -> None:
+        for handler in list(self._any_out or ()):
+            invoke(handler, data, None, logger, "outgoing catch-all handler")
+
+    def _deliver(
+        self,
+        packet: Packet,
+        encoded: Sequence[str | bytes],
+        volatile: bool,
+        compress: bool | None,
+    ) -> None:
+        if self._any_out:
+            self._notify_outgoing(packet.data)
+        self._conn.write_encoded(encoded, volatile)
+
+    def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
+        self._acks[ack_id] = callback
+
+    def _remove_ack(self, ack_id: int) -> None:
+        self._acks.pop(ack_id, None)
+
+    # -- broadcasting from this socket ------------------------------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(
+            self._adapter, frozenset(), frozenset((self.id,)), self._take_flags()
+        )
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to ``room`` (one or several), every socket but this one."""
+        return self._operator().to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self._operator().to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to every socket but this one and those in ``room``."""
+        return self._operator().except_(room)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Broadcast to every socket of the namespace but this one."""
+        return self._operator()
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Broadcast to the sockets of this server only, but this one."""
+        return self._operator().local
+
+    # -- rooms ------------------------------------------------------------------------------------
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        """Join one room or several."""
+        if self._cleaned:
+            return
+        self._adapter.add_all(self.id, rooms_of(rooms))
+
+    def leave(self, room: str) -> None:
+        """Leave a room."""
+        self._adapter.del_(self.id, room)
+
+    # -- disconnecting ----------------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> Socket:
+        """Disconnect from the namespace; with ``close``, close the whole connection."""
+        if not self.connected:
+            return self
+        if close:
+            self._conn.disconnect_all()
+        else:
+            self._conn.write_packet(Packet(_DISCONNECT, self.nsp.name))
+            self._on_close("server namespace disconnect")
+        return self
+
+    # -- called by the namespace and the connection -----------------------------------------------
+
+    def _on_connect(self) -> None:
+        self.connected = True
+        if self._restored_rooms is not None:
+            self.join(self._restored_rooms)
+            self._restored_rooms = None
+        self.join(self.id)
+        if self._missed:
+            name = self.nsp.name
+            for data in self._missed:
+                self._conn.write_packet(Packet(_EVENT, name, data))
+        self._missed = None
+        reply: dict[str, Any] = {"sid": self.id}
+        if self.pid is not None:
+            reply["pid"] = self.pid
+        self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name, reply))
+
+    def _on_packet(self, packet: Packet) -> None:
+        kind = packet.type
+        if kind is _EVENT or kind is _BINARY_EVENT:
+            if self._fns:
+                drive(
+                    self._run_middlewares(packet.data, packet.id),
+                    None,
+                    logger,
+                    "socket middleware",
+                )
+            else:
+                self._dispatch(packet.data, packet.id)
+        elif kind is _ACK or kind is _BINARY_ACK:
+            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if callback is None:
+                logger.debug("%s: unknown ack id %s", self.id, packet.id)
+                return
+            try:
+                callback(*(packet.data or ()))
+            except Exception:
+                logger.exception("acknowledgement callback raised")
+        elif kind is _DISCONNECT:
+            self._on_close("client namespace disconnect")
+
+    async def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
+        for fn in list(self._fns):
+            try:
+                result = fn(data)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self._emit_reserved("error", exc)
+                return
+        if self.connected:
+            self._dispatch(data, ack_id)
+
+    def _dispatch(self, data: list[Any], ack_id: int | None) -> None:
+        if self._any:
+            for handler in list(self._any):
+                invoke(handler, data, None, logger, "catch-all handler", in_task=self._in_task)
+        event = data[0]
+        handlers = self._handlers.get(event)
+        if not handlers or event in _LOCAL_EVENTS:
+            return
+        args = data[1:]
+        if ack_id is None:
+            if len(handlers) == 1:
+                invoke(handlers[0], args, None, logger, event, in_task=self._in_task)
+                return
+            for handler in list(handlers):
+                invoke(handler, args, None, logger, event, in_task=self._in_task)
+            return
+        done: Callable[[Any], None] | None = _AckSender(self, ack_id)
+        for handler in list(handlers):
+            invoke(handler, args, done, logger, event, in_task=self._in_task)
+            done = None  # the first handler's return value is the acknowledgement
+
+    def _send_ack(self, ack_id: int, result: Any) -> None:
+        if not self.connected:
+            return
+        if result is None:
+            args: list[Any] = []
+        elif type(result) is tuple:
+            args = prepare_args(result)
+        else:
+            args = prepare_args((result,))
+        self._conn.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
+
+    def _emit_reserved(self, event: str, *args: Any) -> None:
+        for handler in list(self._handlers.get(event, ())):
+            call_lenient(handler, args, logger, f"{event!r} handler")
+
+    def _on_close(self, reason: str, description: Any = None) -> None:
+        if not self.connected:
+            return
+        self._emit_reserved("disconnecting", reason, description)
+        if self.pid is not None and reason in RECOVERABLE_REASONS:
+            self._adapter.persist_session(
+                SessionToPersist(self.id, self.pid, sorted(self.rooms), self.data)
+            )
+        self._cleanup()
+        self._conn._remove(self)
+        self.connected = False
+        if self._acks:
+            acks = list(self._acks.values())
+            self._acks.clear()
+            for callback in acks:
+                if isinstance(callback, _AckWaiter):
+                    callback.fail(DisconnectedError(f"the socket disconnected ({reason})"))
+        self._emit_reserved("disconnect", reason, description)
+
+    def _cleanup(self) -> None:
+        self._adapter.del_all(self.id)
+        self.nsp._remove(self)
+        self._cleaned = True
+
+
+class _AckSender:
+    __slots__ = ("ack_id", "socket")
+
+    def __init__(self, socket: Socket, ack_id: int) -> None:
+        self.socket = socket
+        self.ack_id = ack_id
+
+    def __call__(self, result: Any) -> None:
+        self.socket._send_ack(self.ack_id, result)
+
+
+class _Once:
+    __slots__ = ("event", "fn", "socket")
+
+    def __init__(self, socket: Socket, event: str, fn: Handler) -> None:
+        self.socket = socket
+        self.event = event
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        self.socket.off(self.event, self)
+        return self.fn(*args)
+
+
+def _remove(handlers: list[Handler], handler: Handler) -> None:
+    for i, registered in enumerate(handlers):
+        if registered is handler or getattr(registered, "fn", None) is handler:
+            del handlers[i]
+            return

@@ -1,0 +1,156 @@
+"""Fixtures shared by the whole suite: free ports, Node peers, Redis, servers on real hosts.
+
+* ``free_port()`` (import from ``tests.support.ports``) and the ``free_port`` fixture (an int).
+* ``node``: ``proc = await node("eio_client", arg, ...)`` starts
+  ``node tests/node/eio_client.js arg ...`` as a :class:`~tests.support.node.NodeProcess`;
+  every process is stopped at teardown.
+* ``redis_url`` (session): a Redis URL (the local 6379 if it answers, else one started for the run).
+* ``redis_server``: a :class:`~tests.support.redis.RedisServer` of this test's own, to kill/restart.
+* ``host_kind``: "embedded" and "asgi" (plus "reference" for engine tests with AIOSIO_REFERENCE=1).
+* ``serve``: ``running = await serve(server)`` hosts any aiosio server the ``host_kind`` way.
+* ``engine``: ``eut = await engine(ping_interval=0.3, ...)`` starts an Engine.IO server under test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.engine import EngineUnderTest, start_engine
+from tests.support.hosts import HOST_KINDS, RunningHost, start_host
+from tests.support.node import REPO_ROOT, NodeProcess
+from tests.support.ports import free_port as _free_port
+from tests.support.redis import RedisServer, ping
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+#: Also run the engine tests against the Node reference server (checks the expectations).
+WITH_REFERENCE = os.environ.get("AIOSIO_REFERENCE", "") not in ("", "0")
+
+REDIS_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+
+NodeStarter = Callable[..., Awaitable[NodeProcess]]
+EngineStarter = Callable[..., Awaitable[EngineUnderTest]]
+Server = Callable[[Any], Awaitable[RunningHost]]
+
+
+def _missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A free loopback port."""
+    return _free_port()
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[NodeStarter]:
+    """Start Node peer scripts from tests/node; all are stopped at teardown."""
+    if shutil.which("node") is None:
+        _missing("node")
+    if not (REPO_ROOT / "node_modules" / "engine.io-client").is_dir():
+        _missing("node_modules (run `npm ci`)")
+    started: list[NodeProcess] = []
+
+    async def start(script: str, *args: str) -> NodeProcess:
+        proc = await NodeProcess.start(script, *args)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        await proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis for the whole run: 127.0.0.1:6379 if it answers PING, else a private one."""
+    if ping(6379):
+        yield "redis://127.0.0.1:6379"
+        return
+    if shutil.which("redis-server") is None:
+        _missing("redis-server")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*("redis-server", "--port", str(port), "--bind", "127.0.0.1"), *REDIS_NO_PERSISTENCE],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 5.0
+        while not ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _missing("a working redis-server")
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    """A Redis of this test's own on a free port; ``kill()``, ``restart()``, ``start()`` at will."""
+    if not RedisServer.available():
+        _missing("redis-server")
+    server = RedisServer()
+    await server.start()
+    yield server
+    await server.kill()
+
+
+@pytest.fixture(params=HOST_KINDS)
+def host_kind(request: pytest.FixtureRequest) -> str:
+    """How the server under test is hosted: "embedded" or "asgi" (uvicorn)."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+async def serve(host_kind: str) -> AsyncIterator[Server]:
+    """``running = await serve(server)``: listen on a free port the ``host_kind`` way."""
+    running: list[RunningHost] = []
+
+    async def start(server: Any) -> RunningHost:
+        host = await start_host(host_kind, server)
+        running.append(host)
+        return host
+
+    yield start
+    for host in reversed(running):
+        await host.close()
+
+
+ENGINE_KINDS = (*HOST_KINDS, "reference") if WITH_REFERENCE else HOST_KINDS
+
+
+@pytest.fixture(params=ENGINE_KINDS)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """ "embedded", "asgi", and "reference" when AIOSIO_REFERENCE=1."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+async def engine(engine_kind: str) -> AsyncIterator[EngineStarter]:
+    """``eut = await engine(**options)``: an Engine.IO server under test, stopped at teardown."""
+    if engine_kind == "reference" and shutil.which("node") is None:
+        _missing("node")
+    started: list[EngineUnderTest] = []
+
+    async def start(**options: Any) -> EngineUnderTest:
+        eut = await start_engine(engine_kind, **options)
+        started.append(eut)
+        return eut
+
+    yield start
+    for eut in reversed(started):
+        await eut.close()

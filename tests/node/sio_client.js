@@ -1,0 +1,110 @@
+// Drives the official socket.io-client for the Python tests: JSON commands on stdin, JSON events on
+// stdout, one per line. Binary values travel as {"$bin": "<base64>"}.
+"use strict";
+
+const readline = require("readline");
+const { io } = require("socket.io-client");
+
+const sockets = new Map();
+const ackReplies = new Map(); // `${id}/${event}` -> args to acknowledge with, or null for no answer
+
+function out(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+function toWire(value) {
+  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
+  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
+  if (ArrayBuffer.isView(value)) {
+    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
+  }
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value && typeof value === "object") {
+    const res = {};
+    for (const [k, v] of Object.entries(value)) res[k] = toWire(v);
+    return res;
+  }
+  return value;
+}
+
+function fromWire(value) {
+  if (Array.isArray(value)) return value.map(fromWire);
+  if (value && typeof value === "object") {
+    if (typeof value.$bin === "string" && Object.keys(value).length === 1) {
+      return Buffer.from(value.$bin, "base64");
+    }
+    const res = {};
+    for (const [k, v] of Object.entries(value)) res[k] = fromWire(v);
+    return res;
+  }
+  return value;
+}
+
+function connect(cmd) {
+  const socket = io(cmd.url + (cmd.nsp && cmd.nsp !== "/" ? cmd.nsp : ""), cmd.opts || {});
+  const id = cmd.id;
+  sockets.set(id, socket);
+  socket.on("connect", () => {
+    out({ ev: "connect", id, sid: socket.id, recovered: socket.recovered, transport: socket.io.engine.transport.name });
+  });
+  socket.on("connect_error", (err) => out({ ev: "connect_error", id, message: err.message, data: err.data === undefined ? null : err.data }));
+  socket.on("disconnect", (reason, details) => out({ ev: "disconnect", id, reason }));
+  socket.onAny((name, ...args) => {
+    let ack = null;
+    if (args.length && typeof args[args.length - 1] === "function") ack = args.pop();
+    out({ ev: "event", id, name, args: toWire(args), ack: ack !== null });
+    if (ack) {
+      const key = `${id}/${name}`;
+      const reply = ackReplies.has(key) ? ackReplies.get(key) : ["ack:" + name];
+      if (reply !== null) ack(...fromWire(reply));
+    }
+  });
+}
+
+const handlers = {
+  connect,
+  ack_reply(cmd) {
+    ackReplies.set(`${cmd.id}/${cmd.event}`, cmd.args === undefined ? null : cmd.args);
+  },
+  emit(cmd) {
+    const socket = sockets.get(cmd.id);
+    const args = fromWire(cmd.args || []);
+    if (cmd.ack) {
+      const target = cmd.timeout ? socket.timeout(cmd.timeout) : socket;
+      target.emit(cmd.event, ...args, (...res) => {
+        if (cmd.timeout) {
+          const err = res.shift();
+          if (err) return out({ ev: "ack", id: cmd.id, tag: cmd.tag, error: err.message });
+        }
+        out({ ev: "ack", id: cmd.id, tag: cmd.tag, args: toWire(res) });
+      });
+    } else {
+      socket.emit(cmd.event, ...args);
+    }
+  },
+  disconnect(cmd) {
+    sockets.get(cmd.id).disconnect();
+  },
+  connect_again(cmd) {
+    sockets.get(cmd.id).connect();
+  },
+  close_engine(cmd) {
+    // the transport goes away without a Socket.IO disconnect: the server sees "transport close"
+    sockets.get(cmd.id).io.engine.close();
+  },
+  exit() {
+    for (const socket of sockets.values()) socket.disconnect();
+    process.exit(0);
+  },
+};
+
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  if (!line.trim()) return;
+  const cmd = JSON.parse(line);
+  try {
+    handlers[cmd.cmd](cmd);
+  } catch (err) {
+    out({ ev: "driver_error", message: String(err && err.stack || err) });
+  }
+});
+out({ ev: "ready" });
