@@ -6,9 +6,11 @@ One :class:`RedisLink` serves every adapter (namespace) of a server:
   future of its reply; the writer pipelines whatever is queued in one round trip. When Redis is
   unreachable the queue keeps up to ``max_buffer`` commands and the writer reconnects with backoff
   (``retry_min_delay`` doubling up to ``retry_max_delay``) and sends them in order once Redis answers
-  again. A command that would exceed the bound raises :class:`~aiosio.exceptions.AdapterError` to its
-  caller at once. A batch cut by a dying connection is sent again: across an outage delivery is
-  at-least-once.
+  again, ``1.5 * retry_max_delay`` after it reconnected: by then every server's subscriber, which retries
+  at most every ``retry_max_delay``, had its chance to subscribe again (pub/sub keeps nothing for
+  absent subscribers). A command that would exceed the bound raises
+  :class:`~aiosio.exceptions.AdapterError` to its caller at once. A batch cut by a dying connection
+  is sent again: across an outage delivery is at-least-once.
 * **subscriber** - one connection in subscribed state, one reader task. Channels, patterns and shard
   channels are remembered; after a reconnect all of them are subscribed again before messages flow.
 * **commands** - ``command(*args)`` runs a request/response command (``PUBSUB NUMSUB``, ``XRANGE``...)
@@ -104,6 +106,7 @@ class RedisLink:
             "shard": {},
         }
         self._confirmations: dict[tuple[SubscriptionKind, str], list[asyncio.Future[None]]] = {}
+        self._unconfirmed = 0
         self._closed = False
         self.users = 0
 
@@ -128,8 +131,8 @@ class RedisLink:
 
     @property
     def connected(self) -> bool:
-        """True while the subscriber connection is up."""
-        return self._sub_conn is not None
+        """True while the subscriber connection is up and Redis confirmed its subscriptions."""
+        return self._sub_conn is not None and self._unconfirmed == 0
 
     # -- publishing -----------------------------------------------------------------------------------
 
@@ -176,6 +179,9 @@ class RedisLink:
                         conn = self._new_connection()
                         await conn.connect()  # type: ignore[no-untyped-call]
                         if down:
+                            # give every server's subscriber (retrying at most every
+                            # retry_max_delay) the time to resubscribe before the backlog goes out
+                            await asyncio.sleep(self.retry_max_delay * 1.5)
                             logger.info(
                                 "Redis publisher reconnected; sending %d buffered messages",
                                 len(queue),
@@ -223,7 +229,18 @@ class RedisLink:
                 future.set_result(reply)
 
     async def command(self, *args: Any) -> Any:
-        """Run a request/response command on the application's client."""
+        """Run a request/response command on the application's client.
+
+        A pooled connection that died with a Redis restart fails once and is dropped by the pool; the
+        command is tried again (up to three times) before the error is reported.
+        """
+        for _attempt in range(2):
+            try:
+                return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            except (RedisConnectionError, RedisTimeoutError):
+                continue
+            except RedisError:
+                break
         try:
             return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
         except RedisError as exc:
@@ -282,8 +299,10 @@ class RedisLink:
             conn = self._new_connection()
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
+                self._unconfirmed = 0
                 for kind, handlers in self._handlers.items():
                     if handlers:
+                        self._unconfirmed += len(handlers)
                         await conn.send_command(_SUBSCRIBE[kind], *handlers, check_health=False)
                 self._sub_conn = conn
                 if down:
@@ -327,6 +346,7 @@ class RedisLink:
                 if handler is not None:
                     handler(_text(reply[2]), reply[3])
             elif kind_raw in _CONFIRM:
+                self._unconfirmed = max(self._unconfirmed - 1, 0)
                 waiting = self._confirmations.pop((_CONFIRM[kind_raw], _text(reply[1])), ())
                 for future in waiting:
                     if not future.done():
