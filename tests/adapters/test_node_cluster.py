@@ -69,8 +69,11 @@ async def mixed(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
     mixed = Mixed(io, node, clients, f"http://127.0.0.1:{port}", prefix, kind)
     try:
         await eventually(io.sockets.adapter.server_count, lambda n: n == 2)
-        counted = await node.call("server_count")
-        assert counted["count"] == 2
+
+        async def node_count() -> int:
+            return int((await node.call("server_count"))["count"])
+
+        await eventually(node_count, lambda n: n == 2)
         yield mixed
     finally:
         await clients.close()

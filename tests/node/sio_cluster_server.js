@@ -95,7 +95,8 @@ async function main() {
     const auth = socket.handshake.auth || {};
     socket.data = { name: auth.name };
     if (auth.rooms) socket.join(auth.rooms);
-    out({ ev: "connection", nsp: socket.nsp.name, id: socket.id, recovered: socket.recovered });
+    out({ ev: "connection", nsp: socket.nsp.name, id: socket.id, pid: socket.pid || null, recovered: socket.recovered });
+    socket.on("disconnect", (reason) => out({ ev: "disconnect", id: socket.id, reason }));
   };
   io.on("connection", onConnection);
   io.of("/admin").on("connection", onConnection);
