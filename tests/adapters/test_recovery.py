@@ -7,7 +7,6 @@ meantime are read back from the stream. The session may have been stored by a No
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import Any
 
@@ -46,7 +45,7 @@ async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
     recovered: list[Socket] = []
     for io in nodes:
         io.on("connection", join_from_auth)
-        io.on("connection", lambda socket: socket.recovered and recovered.append(socket))
+        io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
     urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
     cluster = Cluster("streams", nodes, urls)
     try:
@@ -63,7 +62,8 @@ async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
         assert isinstance(offset, str)
 
         await drop_transport(client)
-        await asyncio.sleep(0)
+        # the session is written in the background: let it land before coming back
+        await eventually(lambda: redis_clients[0].exists(f"sio:session:{pid}"))
         nodes[1].to("r1").emit("missed", 2)
         nodes[0].emit("missed-all", 3)
         nodes[1].to("other-room").emit("not-for-a", 4)
@@ -97,7 +97,7 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
         connection_state_recovery=RECOVERY,
     )
     recovered: list[Any] = []
-    io.on("connection", lambda socket: socket.recovered and recovered.append(socket))
+    io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
     port = await io.listen(0, "127.0.0.1")
     peer = await NodeScript.start("sio_cluster_server", "streams", redis_url, prefix, "recovery")
     client = Client("a")
@@ -118,6 +118,8 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
 
         await drop_transport(client)
         await peer.expect(lambda e: e["ev"] == "disconnect")
+        # Node stores the session without waiting: let the write land before coming back
+        await eventually(lambda: redis_client.exists(f"sio:session:{pid}"))
         io.to("r1").emit("missed", 2)
         peer.send("emit", event="missed-node", rooms=["r1"], args=[3])
 
