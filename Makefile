@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+BENCH_STAMP := bench/node_modules/.installed
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -17,6 +18,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(BENCH_STAMP): bench/package.json bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/python -m examples.chat --host 127.0.0.1 --port 3000
 
@@ -26,11 +31,17 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	MYPYPATH=bench/servers $(BIN)/mypy --explicit-package-bases bench/run.py bench/unmask.py bench/hosts_echo.py bench/servers
 
 unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
+# Needs a quiet machine (see docs/benchmarks.md). Smoke run: make bench BENCH_ARGS=--quick
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/pip install --quiet 'matplotlib>=3.8'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -32,6 +32,8 @@ class FakeWebSocket:
         self.rejected: Response | None = None
         self.sent: asyncio.Queue[str | bytes] = asyncio.Queue()
         self.closed_with: int | None = None
+        #: Bytes the host pretends it could not write yet (a client that is behind).
+        self.backlog = 0
 
     def accept(
         self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
@@ -51,7 +53,7 @@ class FakeWebSocket:
 
     @property
     def buffered_amount(self) -> int:
-        return 0
+        return self.backlog
 
     async def recv(self) -> str | bytes:
         async with asyncio.timeout(2.0):

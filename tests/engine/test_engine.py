@@ -487,3 +487,16 @@ def test_bad_options() -> None:
         EngineServer(cookie={"flavour": "choc"})
     with pytest.raises(ValueError, match="event"):
         EngineServer().on("nope", print)
+
+
+async def test_writable_follows_the_transport() -> None:
+    eng = EngineServer()
+    rec = Recorder(eng)
+    sid, _ = await open_polling(eng)
+    socket = rec.sockets[0]
+    assert not socket.writable  # no GET is waiting
+    poll = Responder()
+    eng.handle_request(request("GET", f"{Q}&sid={sid}"), poll)
+    assert socket.writable
+    socket.close()
+    assert not socket.writable

@@ -103,6 +103,19 @@ class EngineSocket:
         return self._transport.buffered_amount
 
     @property
+    def writable(self) -> bool:
+        """True when a message sent now would leave at once (volatile messages are dropped otherwise).
+
+        Over polling that means a GET is waiting; over WebSocket, that nothing is queued in user space.
+        """
+        if self.session.state is not ReadyState.OPEN or self._closing:
+            return False
+        transport = self._transport
+        if isinstance(transport, PollingTransport):
+            return transport.writable
+        return transport.buffered_amount == 0
+
+    @property
     def _closed(self) -> bool:
         return self.session.state is ReadyState.CLOSED
 

@@ -23,9 +23,6 @@ logger = logging.getLogger("aiosio.server")
 _CONNECT = PacketType.CONNECT
 _CONNECT_ERROR = PacketType.CONNECT_ERROR
 
-#: A volatile packet is dropped when more than this many bytes wait in the socket's buffer.
-VOLATILE_BUFFER_LIMIT = 16 * 1024
-
 
 class Connection:
     """Decodes what one Engine.IO socket receives and routes it to that client's namespace sockets.
@@ -91,9 +88,7 @@ class Connection:
         conn = self.conn
         if conn.ready_state != "open":
             return
-        if volatile and (
-            conn.buffered_amount > VOLATILE_BUFFER_LIMIT or not getattr(conn, "writable", True)
-        ):
+        if volatile and not conn.writable:
             logger.debug("%s: volatile packet dropped", self.id)
             return
         send = conn.send

@@ -1,0 +1,79 @@
+"""aiosio with the benchmark handlers, embedded (``io.listen``) or as an ASGI app on uvicorn.
+
+python aiosio_server.py --port 3000          # embedded server
+python aiosio_server.py --port 3000 --asgi   # io.asgi_app() on uvicorn
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from _uvicorn import add_uvicorn_args, serve_asgi
+
+import aiosio
+
+
+def build() -> aiosio.Server:
+    """Return a server with the benchmark handlers."""
+    io = aiosio.Server()
+
+    @io.on("connection")
+    def on_connection(socket: aiosio.Socket) -> None:
+        def echo(*args: Any) -> None:
+            socket.emit("echo", *args)
+
+        def echo_ack(*args: Any) -> Any:
+            return args[0] if len(args) == 1 else args
+
+        def bcast(*args: Any) -> None:
+            io.emit("bcast", *args)
+
+        socket.on("echo", echo)
+        socket.on("echo_ack", echo_ack)
+        socket.on("bcast", bcast)
+
+    return io
+
+
+async def serve_embedded(host: str, port: int) -> None:
+    """Run the embedded server until SIGTERM/SIGINT."""
+    io = build()
+    bound = await io.listen(port, host)
+    sys.stdout.write(f"LISTENING {bound}\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await asyncio.wait_for(io.close(), 5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--asgi", action="store_true", help="serve io.asgi_app() on uvicorn")
+    parser.add_argument("--no-uvloop", action="store_true", help="embedded mode on plain asyncio")
+    add_uvicorn_args(parser)
+    args = parser.parse_args()
+    if args.asgi:
+        serve_asgi(build().asgi_app(), args)
+        return
+    if args.no_uvloop:
+        asyncio.run(serve_embedded(args.host, args.port))
+        return
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve_embedded(args.host, args.port))
+    else:
+        uvloop.run(serve_embedded(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,627 @@
+"""The Engine.IO v4 client: HTTP long-polling, WebSocket, and the upgrade from one to the other.
+
+One :class:`EngineClient` is one Engine.IO session. It performs the handshake, answers the server's
+pings and closes the session with ``"ping timeout"`` when no ping arrives within ``ping_interval +
+ping_timeout``. Outgoing packets go through one writer task per session: while a long-polling POST
+is in flight, further packets wait and leave together in the next POST, as in the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractCookieJar
+
+from .. import _json
+from ..exceptions import ClientConnectionError, EngineProtocolError
+from ..protocol.engineio import (
+    Packet,
+    PacketType,
+    decode_packet,
+    decode_payload,
+    encode_packet,
+    encode_payload,
+)
+from ._events import ensure_task
+
+__all__ = ["EngineClient", "TransportError"]
+
+_logger = logging.getLogger("aiosio.client")
+
+PROTOCOL: Final = "4"
+TRANSPORTS: Final = ("polling", "websocket")
+_CLOSE_TIMEOUT: Final = 2.0
+
+State = Literal["new", "opening", "open", "closing", "closed"]
+
+
+class TransportError(ClientConnectionError):
+    """A transport failed: an HTTP request was refused or broke, or a WebSocket failed.
+
+    ``description`` holds the underlying cause (an HTTP status, an exception) when there is one.
+    """
+
+    def __init__(self, message: str, description: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.description = description
+
+
+_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, EngineProtocolError, TransportError)
+
+
+def _wrap(exc: BaseException, message: str) -> TransportError:
+    return exc if isinstance(exc, TransportError) else TransportError(message, exc)
+
+
+def _noop(*_args: Any) -> None:
+    return None
+
+
+def _payload_size(packet: Packet) -> int:
+    data = packet.data
+    if data is None:
+        return 0
+    if isinstance(data, bytes):
+        return (len(data) + 2) // 3 * 4 + 1
+    return len(data.encode())
+
+
+class _Polling:
+    """HTTP long-polling: GET receives payloads, POST sends them."""
+
+    __slots__ = ("engine",)
+    name: Final = "polling"
+
+    def __init__(self, engine: EngineClient) -> None:
+        self.engine = engine
+
+    async def poll(self) -> list[Packet]:
+        engine = self.engine
+        async with engine.session.get(
+            engine.http_url, params=engine.params("polling", stamp=True), headers=engine.headers
+        ) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise TransportError("xhr poll error", _http_error(resp.status, body))
+        return decode_payload(body)
+
+    async def send(self, packets: list[Packet]) -> None:
+        engine = self.engine
+        headers = {**engine.headers, "Content-Type": "text/plain;charset=UTF-8"}
+        async with engine.session.post(
+            engine.http_url,
+            params=engine.params("polling", stamp=True),
+            headers=headers,
+            data=encode_payload(packets).encode(),
+        ) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise TransportError("xhr post error", _http_error(resp.status, body))
+
+    async def close(self) -> None:
+        return None
+
+
+class _WebSocket:
+    """One WebSocket: a frame per packet, binary messages as binary frames."""
+
+    __slots__ = ("ws",)
+    name: Final = "websocket"
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, packets: list[Packet]) -> None:
+        ws = self.ws
+        for packet in packets:
+            frame = encode_packet(packet)
+            if isinstance(frame, bytes):
+                await ws.send_bytes(frame)
+            else:
+                await ws.send_str(frame)
+
+    async def receive(self) -> Packet | None:
+        """The next packet, or ``None`` once the WebSocket is closed."""
+        msg = await self.ws.receive()
+        if msg.type is aiohttp.WSMsgType.TEXT:
+            return decode_packet(msg.data)
+        if msg.type is aiohttp.WSMsgType.BINARY:
+            return Packet(PacketType.MESSAGE, msg.data)
+        if msg.type is aiohttp.WSMsgType.ERROR:
+            raise TransportError("websocket error", msg.data)
+        return None
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def _http_error(status: int, body: bytes) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": status}
+    try:
+        parsed = _json.loads(body)
+    except ValueError:
+        return info
+    if isinstance(parsed, dict):
+        info.update(parsed)
+    return info
+
+
+class EngineClient:
+    """One Engine.IO client session over polling, WebSocket, or polling upgraded to WebSocket.
+
+    Call :meth:`open` (the handshake), then :meth:`start` once the caller is ready for packets.
+    The ``on_*`` attributes are the callbacks: ``on_message(data)``, ``on_ping()``,
+    ``on_error(exc)``, ``on_close(reason, description)`` and ``on_upgrade(transport_name)``.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_drained",
+        "_idle",
+        "_leftover",
+        "_paused",
+        "_pausing",
+        "_ping_deadline",
+        "_ping_handle",
+        "_probe_task",
+        "_reader",
+        "_sending",
+        "_tasks",
+        "_teardown",
+        "_upgraded",
+        "_upgrading",
+        "_wake",
+        "_writer",
+        "extra_headers",
+        "headers",
+        "http_url",
+        "id",
+        "max_payload",
+        "on_close",
+        "on_error",
+        "on_message",
+        "on_ping",
+        "on_upgrade",
+        "ping_interval",
+        "ping_timeout",
+        "query",
+        "session",
+        "ssl",
+        "state",
+        "transport",
+        "transports",
+        "upgrade",
+        "upgrades",
+        "with_credentials",
+        "ws_url",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        path: str = "/engine.io/",
+        query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        transports: Iterable[str] = TRANSPORTS,
+        upgrade: bool = True,
+        with_credentials: bool = False,
+        ssl: Any = True,
+    ) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https", "ws", "wss"):
+            raise ValueError(f"unsupported URL scheme {parts.scheme!r}")
+        if not parts.hostname:
+            raise ValueError(f"URL {url!r} has no host")
+        secure = scheme in ("https", "wss")
+        host = parts.hostname
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port
+        netloc = host if port is None or port == (443 if secure else 80) else f"{host}:{port}"
+        path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
+        self.http_url = f"{'https' if secure else 'http'}://{netloc}{path}"
+        self.ws_url = f"{'wss' if secure else 'ws'}://{netloc}{path}"
+        merged = dict(parse_qsl(parts.query))
+        if query:
+            merged.update({str(k): str(v) for k, v in query.items()})
+        self.query: dict[str, str] = merged
+        self.extra_headers = dict(extra_headers or {})
+        self.headers = {"Accept": "*/*", **self.extra_headers}
+        self.transports = [t for t in transports]
+        if not self.transports:
+            raise ValueError("at least one transport is required")
+        for name in self.transports:
+            if name not in TRANSPORTS:
+                raise ValueError(f"unknown transport {name!r}")
+        self.upgrade = upgrade
+        self.with_credentials = with_credentials
+        self.ssl = ssl
+        self.state: State = "new"
+        self.id: str | None = None
+        self.ping_interval = 25.0
+        self.ping_timeout = 20.0
+        self.max_payload = 0
+        self.upgrades: list[str] = []
+        self.transport: _Polling | _WebSocket | None = None
+        self.session: aiohttp.ClientSession = None  # type: ignore[assignment]
+        self.on_message: Callable[[str | bytes], None] = _noop
+        self.on_ping: Callable[[], None] = _noop
+        self.on_error: Callable[[BaseException], None] = _noop
+        self.on_close: Callable[[str, Any], None] = _noop
+        self.on_upgrade: Callable[[str], None] = _noop
+        self._buffer: list[Packet] = []
+        self._leftover: list[Packet] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._sending = False
+        self._upgrading = False
+        self._upgraded = asyncio.Event()
+        self._upgraded.set()
+        self._pausing = False
+        self._paused = asyncio.Event()
+        self._ping_handle: asyncio.TimerHandle | None = None
+        self._ping_deadline = float("inf")
+        self._reader: asyncio.Future[Any] | None = None
+        self._writer: asyncio.Future[Any] | None = None
+        self._probe_task: asyncio.Future[Any] | None = None
+        self._teardown: asyncio.Future[Any] | None = None
+        self._tasks: list[asyncio.Future[Any]] = []
+
+    # -- public surface ------------------------------------------------------------------------
+
+    @property
+    def transport_name(self) -> str | None:
+        """``"polling"`` or ``"websocket"`` once open."""
+        return None if self.transport is None else self.transport.name
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session is over."""
+        return self.state == "closed"
+
+    @property
+    def writable(self) -> bool:
+        """Whether a packet written now would leave at once (what volatile emits check)."""
+        return self.state == "open" and not self._sending
+
+    def params(self, transport: str, *, stamp: bool = False) -> dict[str, str]:
+        """Query parameters for a request on ``transport``."""
+        params = {**self.query, "EIO": PROTOCOL, "transport": transport}
+        if self.id is not None:
+            params["sid"] = self.id
+        if stamp:
+            params["t"] = secrets.token_urlsafe(6)
+        return params
+
+    async def open(self) -> None:
+        """Connect and complete the handshake; raises :class:`TransportError` on failure."""
+        if self.state != "new":
+            raise RuntimeError("an EngineClient opens only once")
+        self.state = "opening"
+        jar: AbstractCookieJar = (
+            aiohttp.CookieJar(unsafe=True) if self.with_credentials else aiohttp.DummyCookieJar()
+        )
+        self.session = aiohttp.ClientSession(
+            cookie_jar=jar,
+            timeout=aiohttp.ClientTimeout(total=None),
+            connector=aiohttp.TCPConnector(ssl=self.ssl),
+        )
+        try:
+            if self.transports[0] == "websocket":
+                ws_transport = _WebSocket(await self._ws_connect())
+                self.transport = ws_transport
+                packet = await ws_transport.receive()
+                if packet is None or packet.type is not PacketType.OPEN:
+                    raise TransportError("websocket error", "no handshake")
+                self._handshake(packet)
+            else:
+                polling = _Polling(self)
+                self.transport = polling
+                packets = await polling.poll()
+                if packets[0].type is not PacketType.OPEN:
+                    raise TransportError("xhr poll error", "no handshake")
+                self._handshake(packets[0])
+                self._leftover = packets[1:]
+        except BaseException as exc:
+            self.state = "closed"
+            self._teardown = ensure_task(self._finalize())
+            if isinstance(exc, TransportError):
+                raise
+            if isinstance(exc, _ERRORS):
+                what = "websocket error" if self.transports[0] == "websocket" else "xhr poll error"
+                raise TransportError(what, exc) from exc
+            raise
+        self.state = "open"
+
+    def start(self) -> None:
+        """Begin reading, writing, heartbeat supervision and (for polling) the upgrade probe."""
+        if self.state != "open":
+            return
+        self._reset_ping_timeout()
+        self._writer = ensure_task(self._write_loop())
+        transport = self.transport
+        if isinstance(transport, _WebSocket):
+            self._reader = ensure_task(self._ws_loop(transport))
+        else:
+            self._reader = ensure_task(self._poll_loop())
+            if self.upgrade and "websocket" in self.upgrades:
+                self._probe_task = ensure_task(self._probe())
+
+    def write(self, data: str | bytes) -> None:
+        """Queue one message (text, or a binary attachment)."""
+        self._send_packet(Packet(PacketType.MESSAGE, data))
+
+    def ping_expired(self) -> bool:
+        """Whether the ping deadline passed; if so the session closes soon with "ping timeout"."""
+        if self.state != "open":
+            return False
+        loop = asyncio.get_running_loop()
+        if loop.time() > self._ping_deadline:
+            self._ping_deadline = float("inf")
+            loop.call_soon(self._close_now, "ping timeout", None)
+            return True
+        return False
+
+    def close(self) -> asyncio.Future[Any]:
+        """Flush queued packets, tell the server goodbye and release everything, without callbacks.
+
+        Returns the future of the teardown.
+        """
+        self.on_message = self.on_ping = self.on_upgrade = _noop
+        self.on_error = self.on_close = _noop
+        if self.state in ("opening", "open"):
+            self.state = "closing"
+            self._teardown = ensure_task(self._graceful_close())
+        elif self.state == "new":
+            self.state = "closed"
+        return self.wait_closed_future()
+
+    def wait_closed_future(self) -> asyncio.Future[Any]:
+        """A future that completes once every resource of the session is released."""
+        if self._teardown is None:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            fut.set_result(None)
+            return fut
+        return self._teardown
+
+    async def wait_closed(self) -> None:
+        """Wait until every resource of the session is released."""
+        await asyncio.shield(self.wait_closed_future())
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _ws_connect(self) -> aiohttp.ClientWebSocketResponse:
+        return await self.session.ws_connect(
+            self.ws_url,
+            params=self.params("websocket"),
+            headers=self.extra_headers,
+            autoping=True,
+            max_msg_size=0,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT),
+        )
+
+    def _handshake(self, packet: Packet) -> None:
+        try:
+            info = _json.loads(packet.data or "")
+            self.id = str(info["sid"])
+            self.ping_interval = float(info["pingInterval"]) / 1000.0
+            self.ping_timeout = float(info["pingTimeout"]) / 1000.0
+            self.max_payload = int(info.get("maxPayload") or 0)
+            upgrades = info.get("upgrades") or []
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransportError("invalid handshake", exc) from exc
+        self.upgrades = [u for u in upgrades if u in self.transports]
+
+    def _send_packet(self, packet: Packet) -> None:
+        if self.state in ("closing", "closed"):
+            return
+        self._buffer.append(packet)
+        self._drained.clear()
+        self._wake.set()
+
+    def _reset_ping_timeout(self) -> None:
+        if self._ping_handle is not None:
+            self._ping_handle.cancel()
+        loop = asyncio.get_running_loop()
+        delay = self.ping_interval + self.ping_timeout
+        self._ping_deadline = loop.time() + delay
+        self._ping_handle = loop.call_later(delay, self._close_now, "ping timeout", None)
+
+    def _on_packet(self, packet: Packet) -> None:
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            data = packet.data
+            self.on_message("" if data is None else data)
+        elif kind is PacketType.PING:
+            self._send_packet(Packet(PacketType.PONG))
+            self.on_ping()
+            self._reset_ping_timeout()
+        elif kind is PacketType.CLOSE:
+            self._close_now("transport close", "transport closed by the server")
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.state == "closed":
+            return
+        _logger.debug("engine %s transport error: %r", self.id, exc)
+        error = exc if isinstance(exc, TransportError) else TransportError("transport error", exc)
+        self.on_error(error)
+        self._close_now("transport error", error)
+
+    def _take_writable(self) -> list[Packet]:
+        buffer = self._buffer
+        if self.max_payload and isinstance(self.transport, _Polling) and len(buffer) > 1:
+            size = 1
+            for i, packet in enumerate(buffer):
+                size += _payload_size(packet)
+                if i > 0 and size > self.max_payload:
+                    taken = buffer[:i]
+                    del buffer[:i]
+                    return taken
+                size += 2
+        self._buffer = []
+        return buffer
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._buffer and not self._upgrading and self.state in ("open", "closing"):
+                    transport = self.transport
+                    assert transport is not None
+                    packets = self._take_writable()
+                    self._sending = True
+                    self._idle.clear()
+                    try:
+                        await transport.send(packets)
+                    finally:
+                        self._sending = False
+                        self._idle.set()
+                if not self._buffer:
+                    self._drained.set()
+        except _ERRORS as exc:
+            self._drained.set()
+            self._fail(_wrap(exc, "write error"))
+
+    async def _poll_loop(self) -> None:
+        transport = self.transport
+        assert isinstance(transport, _Polling)
+        try:
+            leftover, self._leftover = self._leftover, []
+            for packet in leftover:
+                if self.state == "closed":
+                    return
+                self._on_packet(packet)
+            while self.state in ("open", "closing") and not self._pausing:
+                packets = await transport.poll()
+                for packet in packets:
+                    if self.closed:
+                        return
+                    self._on_packet(packet)
+        except _ERRORS as exc:
+            self._fail(_wrap(exc, "xhr poll error"))
+        finally:
+            if self._pausing:
+                self._paused.set()
+
+    async def _ws_loop(self, transport: _WebSocket) -> None:
+        try:
+            while self.state != "closed":
+                packet = await transport.receive()
+                if packet is None:
+                    self._close_now("transport close", "websocket connection closed")
+                    return
+                self._on_packet(packet)
+        except _ERRORS as exc:
+            self._fail(_wrap(exc, "websocket error"))
+
+    def _alive(self) -> bool:
+        return self.state in ("open", "closing")
+
+    async def _probe(self) -> None:
+        ws: aiohttp.ClientWebSocketResponse | None = None
+        try:
+            ws = await self._ws_connect()
+            await ws.send_str("2probe")
+            msg = await ws.receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT or msg.data != "3probe":
+                raise TransportError("probe error", msg.data)
+            if not self._alive():
+                return
+            # Pause polling: no new POST, and wait for the GET and POST in flight to finish.
+            self._upgrading = True
+            self._upgraded.clear()
+            self._pausing = True
+            await self._paused.wait()
+            await self._idle.wait()
+            if not self._alive():
+                return
+            transport = _WebSocket(ws)
+            ws = None
+            self.transport = transport
+            await transport.send([Packet(PacketType.UPGRADE)])
+            self._upgrading = False
+            self._pausing = False
+            self._upgraded.set()
+            self._reader = ensure_task(self._ws_loop(transport))
+            self._wake.set()
+            _logger.debug("engine %s upgraded to websocket", self.id)
+            self.on_upgrade("websocket")
+        except _ERRORS as exc:
+            _logger.debug("engine %s upgrade failed: %r", self.id, exc)
+        finally:
+            if self._upgrading:
+                self._resume_polling()
+            if ws is not None:
+                await ws.close()
+
+    def _resume_polling(self) -> None:
+        self._upgrading = False
+        self._upgraded.set()
+        self._pausing = False
+        self._paused.clear()
+        if isinstance(self.transport, _Polling) and self._alive():
+            if self._reader is None or self._reader.done():
+                self._reader = ensure_task(self._poll_loop())
+            self._wake.set()
+
+    def _close_now(self, reason: str, description: Any) -> None:
+        """The session is over (lost, or closed by the server): release it and report ``reason``."""
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        self._buffer = []
+        if self._teardown is None:
+            self._teardown = ensure_task(self._finalize())
+        on_close = self.on_close
+        self.on_message = self.on_ping = self.on_upgrade = _noop
+        self.on_error = self.on_close = _noop
+        on_close(reason, description)
+
+    async def _graceful_close(self) -> None:
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                if self._upgrading:
+                    await self._upgraded.wait()
+                if isinstance(self.transport, _Polling) and self.state == "closing":
+                    self._buffer.append(Packet(PacketType.CLOSE))
+                    self._drained.clear()
+                    self._wake.set()
+                if self._buffer or self._sending:
+                    await self._drained.wait()
+        except _ERRORS:
+            pass
+        self.state = "closed"
+        await self._finalize()
+
+    async def _finalize(self) -> None:
+        if self._ping_handle is not None:
+            self._ping_handle.cancel()
+            self._ping_handle = None
+        current = asyncio.current_task()
+        tasks = [t for t in (self._reader, self._writer, self._probe_task) if t is not None]
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        pending = [t for t in tasks if t is not current and not t.done()]
+        if pending:
+            await asyncio.wait(pending)
+        transport = self.transport
+        if isinstance(transport, _WebSocket):
+            with contextlib.suppress(*_ERRORS):
+                await transport.close()
+        if self.session is not None:
+            await self.session.close()
