@@ -107,6 +107,7 @@ class RedisLink:
         }
         self._confirmations: dict[tuple[SubscriptionKind, str], list[asyncio.Future[None]]] = {}
         self._unconfirmed = 0
+        self._publisher_down = False
         self._closed = False
         self.users = 0
 
@@ -179,6 +180,7 @@ class RedisLink:
                         conn = self._new_connection()
                         await conn.connect()  # type: ignore[no-untyped-call]
                         if down:
+                            self._publisher_down = False
                             # give every server's subscriber (retrying at most every
                             # retry_max_delay) the time to resubscribe before the backlog goes out
                             await asyncio.sleep(self.retry_max_delay * 1.5)
@@ -194,6 +196,7 @@ class RedisLink:
                         with contextlib.suppress(Exception):
                             await conn.disconnect()
                         conn = None
+                    self._publisher_down = True
                     if not down:
                         logger.warning(
                             "Redis publisher lost its connection (%s); buffering up to %d messages",
@@ -372,7 +375,7 @@ class RedisLink:
             await self.close()
 
     async def close(self) -> None:
-        """Stop both connections. Commands still buffered fail with :class:`AdapterError`."""
+        """Stop both connections; commands still buffered are dropped (their futures cancelled)."""
         if self._closed:
             return
         # let the writer flush what is queued while Redis answers
@@ -385,20 +388,22 @@ class RedisLink:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if self._queue:
+            logger.warning("Redis link closed with %d messages unsent; dropped", len(self._queue))
         while self._queue:
             _command, future = self._queue.popleft()
-            if not future.done():
-                future.set_exception(AdapterError("the Redis link was closed"))
+            future.cancel()
         for waiting in self._confirmations.values():
             for future in waiting:
                 future.cancel()
         self._confirmations.clear()
 
     async def _drain(self) -> None:
-        while self._queue:
-            _command, future = self._queue[-1]
-            with contextlib.suppress(Exception):
-                await asyncio.shield(future)
+        # until the queue is empty, or the writer finds Redis unreachable (nothing more will go out)
+        while True:
+            if not self._queue or self._publisher_down:
+                return
+            await asyncio.sleep(0.01)
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:
