@@ -25,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -54,13 +55,14 @@ _CONFIRM: dict[bytes, SubscriptionKind] = {
     b"ssubscribe": "shard",
 }
 _LINK_ERRORS = (
+    TimeoutError,
     RedisConnectionError,
     RedisTimeoutError,
     OSError,
     asyncio.IncompleteReadError,
     EOFError,
 )
-_BATCH = 512
+_BATCH = 2048
 
 
 def _text(value: Any) -> str:
@@ -82,6 +84,7 @@ class RedisLink:
         retry_min_delay: float = 0.05,
         retry_max_delay: float = 2.0,
         subscribe_timeout: float = 5.0,
+        reply_timeout: float = 10.0,
     ) -> None:
         kwargs = client.get_connection_kwargs()  # type: ignore[no-untyped-call]
         if kwargs.get("decode_responses"):
@@ -93,6 +96,7 @@ class RedisLink:
         self.retry_min_delay = retry_min_delay
         self.retry_max_delay = retry_max_delay
         self.subscribe_timeout = subscribe_timeout
+        self.reply_timeout = reply_timeout
         self._queue: collections.deque[tuple[tuple[Any, ...], asyncio.Future[Any]]] = (
             collections.deque()
         )
@@ -146,7 +150,8 @@ class RedisLink:
             raise AdapterError("the Redis link is closed")
         if len(self._queue) >= self.max_buffer:
             raise AdapterError(
-                f"Redis is unreachable and {len(self._queue)} messages are already buffered"
+                f"{len(self._queue)} messages are already buffered for Redis "
+                "(unreachable, or slower than the emits)"
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -217,19 +222,21 @@ class RedisLink:
         await conn.send_packed_command(
             conn.pack_commands([command for command, _ in batch]), check_health=False
         )
-        for _command, future in batch:
-            try:
-                reply = await conn.read_response()
-            except ResponseError as exc:
-                reply = exc
-            # the reply is in: this command is done even if a later one fails
-            queue.popleft()
-            if future.done():
-                continue
-            if isinstance(reply, ResponseError):
-                future.set_exception(AdapterError(f"Redis refused a command: {reply}"))
-            else:
-                future.set_result(reply)
+        # one deadline for the whole batch (not a timer per reply)
+        async with asyncio.timeout(self.reply_timeout):
+            for _command, future in batch:
+                try:
+                    reply = await conn.read_response(timeout=math.inf)
+                except ResponseError as exc:
+                    reply = exc
+                # the reply is in: this command is done even if a later one fails
+                queue.popleft()
+                if future.done():
+                    continue
+                if isinstance(reply, ResponseError):
+                    future.set_exception(AdapterError(f"Redis refused a command: {reply}"))
+                else:
+                    future.set_result(reply)
 
     async def command(self, *args: Any) -> Any:
         """Run a request/response command on the application's client.
@@ -314,10 +321,8 @@ class RedisLink:
                     down = False
                 delay = 0.0
                 while True:
-                    try:
-                        reply = await conn.read_response(timeout=None, disconnect_on_error=False)
-                    except RedisTimeoutError:
-                        continue  # an idle subscriber under a socket_timeout
+                    # no deadline: a subscriber is idle as long as nobody publishes
+                    reply = await conn.read_response(timeout=math.inf, disconnect_on_error=False)
                     self._dispatch(reply)
             except _LINK_ERRORS as exc:
                 self._sub_conn = None
