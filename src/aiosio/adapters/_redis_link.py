@@ -1,0 +1,416 @@
+"""The Redis connections of one server: a pipelined publisher and a subscriber, both self-healing.
+
+One :class:`RedisLink` serves every adapter (namespace) of a server:
+
+* **publisher** - one connection, one writer task. ``send(*command)`` queues a command and returns a
+  future of its reply; the writer pipelines whatever is queued in one round trip. When Redis is
+  unreachable the queue keeps up to ``max_buffer`` commands and the writer reconnects with backoff
+  (``retry_min_delay`` doubling up to ``retry_max_delay``) and sends them in order once Redis answers
+  again, ``1.5 * retry_max_delay`` after it reconnected: by then every server's subscriber, which retries
+  at most every ``retry_max_delay``, had its chance to subscribe again (pub/sub keeps nothing for
+  absent subscribers). A command that would exceed the bound raises
+  :class:`~aiosio.exceptions.AdapterError` to its caller at once. A batch cut by a dying connection
+  is sent again: across an outage delivery is at-least-once.
+* **subscriber** - one connection in subscribed state, one reader task. Channels, patterns and shard
+  channels are remembered; after a reconnect all of them are subscribed again before messages flow.
+* **commands** - ``command(*args)`` runs a request/response command (``PUBSUB NUMSUB``, ``XRANGE``...)
+  on the application's own client; failures raise :class:`~aiosio.exceptions.AdapterError`.
+
+Lost and regained connections are logged on ``aiosio.adapter`` (warning, then info).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aiosio.exceptions import AdapterError
+
+__all__ = ["Handler", "RedisLink", "SubscriptionKind"]
+
+logger = logging.getLogger("aiosio.adapter")
+
+SubscriptionKind = Literal["channel", "pattern", "shard"]
+#: ``handler(channel, payload)`` for a message on a subscribed channel / pattern / shard channel
+Handler = Callable[[str, bytes], None]
+
+_SUBSCRIBE = {"channel": "SUBSCRIBE", "pattern": "PSUBSCRIBE", "shard": "SSUBSCRIBE"}
+_UNSUBSCRIBE = {"channel": "UNSUBSCRIBE", "pattern": "PUNSUBSCRIBE", "shard": "SUNSUBSCRIBE"}
+_CONFIRM: dict[bytes, SubscriptionKind] = {
+    b"subscribe": "channel",
+    b"psubscribe": "pattern",
+    b"ssubscribe": "shard",
+}
+_LINK_ERRORS = (
+    TimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    asyncio.IncompleteReadError,
+    EOFError,
+)
+_BATCH = 2048
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class RedisLink:
+    """Publisher + subscriber connections to one Redis, shared by the adapters of a server.
+
+    ``client`` is the application's ``redis.asyncio.Redis`` (it must not decode responses); the link
+    opens its own two connections with the same settings.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        max_buffer: int = 10_000,
+        retry_min_delay: float = 0.05,
+        retry_max_delay: float = 2.0,
+        subscribe_timeout: float = 5.0,
+        reply_timeout: float = 10.0,
+    ) -> None:
+        kwargs = client.get_connection_kwargs()  # type: ignore[no-untyped-call]
+        if kwargs.get("decode_responses"):
+            raise ValueError("the Redis client must not decode responses (decode_responses=False)")
+        if max_buffer < 1:
+            raise ValueError("max_buffer must be at least 1")
+        self.client = client
+        self.max_buffer = max_buffer
+        self.retry_min_delay = retry_min_delay
+        self.retry_max_delay = retry_max_delay
+        self.subscribe_timeout = subscribe_timeout
+        self.reply_timeout = reply_timeout
+        self._queue: collections.deque[tuple[tuple[Any, ...], asyncio.Future[Any]]] = (
+            collections.deque()
+        )
+        self._wakeup: asyncio.Event | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._sub_conn: AbstractConnection | None = None
+        self._handlers: dict[SubscriptionKind, dict[str, Handler]] = {
+            "channel": {},
+            "pattern": {},
+            "shard": {},
+        }
+        self._confirmations: dict[tuple[SubscriptionKind, str], list[asyncio.Future[None]]] = {}
+        self._unconfirmed = 0
+        self._publisher_down = False
+        self._closed = False
+        self.users = 0
+
+    # -- connections --------------------------------------------------------------------------------
+
+    def _new_connection(self) -> AbstractConnection:
+        pool = self.client.connection_pool
+        # RESP2: pub/sub messages arrive as plain replies (RESP3 would route them to push handlers)
+        kwargs = {
+            key: value
+            for key, value in pool.connection_kwargs.items()
+            if not key.startswith("maint_notifications")
+        }
+        kwargs["protocol"] = 2
+        conn: AbstractConnection = pool.connection_class(**kwargs)
+        # the link retries on its own terms; the connection must fail fast
+        conn.retry = Retry(NoBackoff(), 0)
+        return conn
+
+    def _backoff(self, delay: float) -> float:
+        return min(max(delay * 2, self.retry_min_delay), self.retry_max_delay)
+
+    @property
+    def connected(self) -> bool:
+        """True while the subscriber connection is up and Redis confirmed its subscriptions."""
+        return self._sub_conn is not None and self._unconfirmed == 0
+
+    # -- publishing -----------------------------------------------------------------------------------
+
+    def send(self, *command: Any) -> asyncio.Future[Any]:
+        """Queue ``command`` for the publisher; the future gets the reply (or the Redis error).
+
+        Raises :class:`AdapterError` when the link is closed or ``max_buffer`` commands are pending.
+        """
+        if self._closed:
+            raise AdapterError("the Redis link is closed")
+        if len(self._queue) >= self.max_buffer:
+            raise AdapterError(
+                f"{len(self._queue)} messages are already buffered for Redis "
+                "(unreachable, or slower than the emits)"
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((command, future))
+        if self._writer_task is None:
+            self._wakeup = asyncio.Event()
+            self._writer_task = loop.create_task(self._write_loop())
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return future
+
+    @property
+    def buffered(self) -> int:
+        """The number of commands waiting to be written."""
+        return len(self._queue)
+
+    async def _write_loop(self) -> None:
+        assert self._wakeup is not None
+        queue = self._queue
+        conn: AbstractConnection | None = None
+        delay = 0.0
+        down = False
+        try:
+            while not self._closed:
+                if not queue:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                try:
+                    if conn is None:
+                        conn = self._new_connection()
+                        await conn.connect()  # type: ignore[no-untyped-call]
+                        if down:
+                            self._publisher_down = False
+                            # give every server's subscriber (retrying at most every
+                            # retry_max_delay) the time to resubscribe before the backlog goes out
+                            await asyncio.sleep(self.retry_max_delay * 1.5)
+                            logger.info(
+                                "Redis publisher reconnected; sending %d buffered messages",
+                                len(queue),
+                            )
+                            down = False
+                        delay = 0.0
+                    await self._write_batch(conn)
+                except _LINK_ERRORS as exc:
+                    if conn is not None:
+                        with contextlib.suppress(Exception):
+                            await conn.disconnect()
+                        conn = None
+                    self._publisher_down = True
+                    if not down:
+                        logger.warning(
+                            "Redis publisher lost its connection (%s); buffering up to %d messages",
+                            exc,
+                            self.max_buffer,
+                        )
+                        down = True
+                    delay = self._backoff(delay)
+                    await asyncio.sleep(delay)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.disconnect()
+
+    async def _write_batch(self, conn: AbstractConnection) -> None:
+        queue = self._queue
+        batch = [queue[i] for i in range(min(len(queue), _BATCH))]
+        await conn.send_packed_command(
+            conn.pack_commands([command for command, _ in batch]), check_health=False
+        )
+        # one deadline for the whole batch (not a timer per reply)
+        async with asyncio.timeout(self.reply_timeout):
+            for _command, future in batch:
+                try:
+                    reply = await conn.read_response(timeout=math.inf)
+                except ResponseError as exc:
+                    reply = exc
+                # the reply is in: this command is done even if a later one fails
+                queue.popleft()
+                if future.done():
+                    continue
+                if isinstance(reply, ResponseError):
+                    future.set_exception(AdapterError(f"Redis refused a command: {reply}"))
+                else:
+                    future.set_result(reply)
+
+    async def command(self, *args: Any) -> Any:
+        """Run a request/response command on the application's client.
+
+        A pooled connection that died with a Redis restart fails once and is dropped by the pool; the
+        command is tried again (up to three times) before the error is reported.
+        """
+        for _attempt in range(2):
+            try:
+                return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            except (RedisConnectionError, RedisTimeoutError):
+                continue
+            except RedisError:
+                break
+        try:
+            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        except RedisError as exc:
+            raise AdapterError(f"Redis command {_text(args[0])} failed: {exc}") from exc
+        except OSError as exc:
+            raise AdapterError(f"Redis is unreachable: {exc}") from exc
+
+    # -- subscribing ----------------------------------------------------------------------------------
+
+    async def subscribe(self, kind: SubscriptionKind, name: str, handler: Handler) -> None:
+        """Deliver the messages of ``name`` to ``handler``; returns once Redis confirmed (or after
+        ``subscribe_timeout`` while Redis is unreachable: the subscription is made on reconnect)."""
+        future = self._subscribe(kind, name, handler)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.subscribe_timeout)
+        except TimeoutError:
+            logger.warning("Redis did not confirm the subscription to %s yet", name)
+
+    def subscribe_nowait(self, kind: SubscriptionKind, name: str, handler: Handler) -> None:
+        """Like :meth:`subscribe`, without waiting for the confirmation."""
+        self._subscribe(kind, name, handler)
+
+    def _subscribe(
+        self, kind: SubscriptionKind, name: str, handler: Handler
+    ) -> asyncio.Future[None]:
+        if self._closed:
+            raise AdapterError("the Redis link is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._handlers[kind][name] = handler
+        self._confirmations.setdefault((kind, name), []).append(future)
+        if self._reader_task is None:
+            self._reader_task = loop.create_task(self._read_loop())
+        elif self._sub_conn is not None:
+            self._write_sub(_SUBSCRIBE[kind], name)
+        return future
+
+    def _write_sub(self, command: str, name: str) -> None:
+        conn = self._sub_conn
+        if conn is None:
+            return  # the reader subscribes everything when it reconnects
+        task = asyncio.get_running_loop().create_task(
+            conn.send_command(command, name, check_health=False)
+        )
+        task.add_done_callback(_ignore_result)
+
+    def unsubscribe(self, kind: SubscriptionKind, name: str) -> None:
+        """Stop delivering ``name``."""
+        if self._handlers[kind].pop(name, None) is not None:
+            self._write_sub(_UNSUBSCRIBE[kind], name)
+
+    async def _read_loop(self) -> None:
+        delay = 0.0
+        down = False
+        while not self._closed:
+            conn = self._new_connection()
+            try:
+                await conn.connect()  # type: ignore[no-untyped-call]
+                self._unconfirmed = 0
+                for kind, handlers in self._handlers.items():
+                    if handlers:
+                        self._unconfirmed += len(handlers)
+                        await conn.send_command(_SUBSCRIBE[kind], *handlers, check_health=False)
+                self._sub_conn = conn
+                if down:
+                    count = sum(len(handlers) for handlers in self._handlers.values())
+                    logger.info("Redis subscriber reconnected; %d subscriptions restored", count)
+                    down = False
+                delay = 0.0
+                while True:
+                    # no deadline: a subscriber is idle as long as nobody publishes
+                    reply = await conn.read_response(timeout=math.inf, disconnect_on_error=False)
+                    self._dispatch(reply)
+            except _LINK_ERRORS as exc:
+                self._sub_conn = None
+                if self._closed:
+                    break
+                if not down:
+                    logger.warning("Redis subscriber lost its connection (%s); reconnecting", exc)
+                    down = True
+                delay = self._backoff(delay)
+                await asyncio.sleep(delay)
+            finally:
+                self._sub_conn = None
+                with contextlib.suppress(Exception):
+                    await conn.disconnect()
+
+    def _dispatch(self, reply: Any) -> None:
+        if not isinstance(reply, list) or len(reply) < 3:
+            return
+        kind_raw = reply[0]
+        try:
+            if kind_raw == b"message" or kind_raw == b"smessage":
+                handlers = self._handlers["channel" if kind_raw == b"message" else "shard"]
+                channel = _text(reply[1])
+                handler = handlers.get(channel)
+                if handler is not None:
+                    handler(channel, reply[2])
+            elif kind_raw == b"pmessage" and len(reply) >= 4:
+                handler = self._handlers["pattern"].get(_text(reply[1]))
+                if handler is not None:
+                    handler(_text(reply[2]), reply[3])
+            elif kind_raw in _CONFIRM:
+                self._unconfirmed = max(self._unconfirmed - 1, 0)
+                waiting = self._confirmations.pop((_CONFIRM[kind_raw], _text(reply[1])), ())
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(None)
+        except Exception:
+            logger.exception("a Redis message handler raised")
+
+    # -- life cycle -----------------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """One more adapter uses the link (a closed link opens again)."""
+        if self._closed:
+            self._closed = False
+            self._writer_task = None
+            self._reader_task = None
+        self.users += 1
+
+    async def release(self) -> None:
+        """One adapter less; the last one closes the link."""
+        self.users -= 1
+        if self.users <= 0:
+            self.users = 0
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop both connections; commands still buffered are dropped (their futures cancelled)."""
+        if self._closed:
+            return
+        # let the writer flush what is queued while Redis answers
+        if self._queue and self._writer_task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drain(), 1.0)
+        self._closed = True
+        for task in (self._writer_task, self._reader_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._queue:
+            logger.warning("Redis link closed with %d messages unsent; dropped", len(self._queue))
+        while self._queue:
+            _command, future = self._queue.popleft()
+            future.cancel()
+        for waiting in self._confirmations.values():
+            for future in waiting:
+                future.cancel()
+        self._confirmations.clear()
+
+    async def _drain(self) -> None:
+        # until the queue is empty, or the writer finds Redis unreachable (nothing more will go out)
+        while True:
+            if not self._queue or self._publisher_down:
+                return
+            await asyncio.sleep(0.01)
+
+
+def _ignore_result(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("Redis subscription command failed: %s", task.exception())

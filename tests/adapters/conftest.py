@@ -1,0 +1,23 @@
+"""Fixtures of the adapter tests: a cluster of three servers for each adapter kind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from .cluster_support import KINDS, Cluster, start_cluster
+
+
+@pytest.fixture(params=KINDS)
+async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
+    """Three nodes joined by one adapter kind (the in-memory "cluster" is one server three times)."""
+    kind: str = request.param
+    redis_url = request.getfixturevalue("redis_url") if kind not in ("memory", "bus") else None
+    started, clients = await start_cluster(kind, redis_url)
+    try:
+        yield started
+    finally:
+        await started.close()
+        for client in clients:
+            await client.aclose()

@@ -1,0 +1,187 @@
+"""Faults: Redis dies and comes back mid-traffic; a server dies while others wait for its answer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from aiosio.adapters import cluster as cluster_adapter
+from aiosio.adapters import redis as redis_adapter
+from aiosio.adapters import redis_streams
+from aiosio.adapters._redis_link import RedisLink
+from aiosio.exceptions import AckTimeoutError, AdapterError
+from aiosio.server import Server
+from tests.server.node import requires_node
+from tests.support.redis import RedisServer
+
+from .cluster_support import Client, Cluster, eventually, start_cluster, wait_for_servers
+from .node_peers import NodeScript
+
+FAST_RETRY: dict[str, Any] = {
+    "retry_min_delay": 0.02,
+    "retry_max_delay": 0.2,
+    "subscribe_timeout": 2.0,
+}
+
+
+def make_adapter(kind: str, link: RedisLink, prefix: str) -> Any:
+    if kind == "redis":
+        return redis_adapter.create_adapter(link, key=prefix, requests_timeout=1.0)
+    if kind == "sharded":
+        return redis_adapter.create_sharded_adapter(
+            link, channel_prefix=prefix, requests_timeout=1.0
+        )
+    return redis_streams.create_adapter(
+        link, stream_name=prefix, channel_prefix=prefix, requests_timeout=1.0, block_time=0.5
+    )
+
+
+@pytest.fixture
+def own_redis(redis_server: RedisServer) -> RedisServer:
+    return redis_server
+
+
+@pytest.mark.parametrize("kind", ["redis", "sharded", "streams"])
+async def test_redis_restart_mid_traffic(
+    own_redis: RedisServer, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiosio.adapter")
+    prefix = f"t{secrets.token_hex(4)}"
+    redis_clients = [Redis.from_url(own_redis.url) for _ in range(2)]
+    links = [RedisLink(client, **FAST_RETRY) for client in redis_clients]
+    nodes = [Server(adapter=make_adapter(kind, link, prefix)) for link in links]
+    urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
+    cluster = Cluster(kind, nodes, urls)
+    try:
+        await wait_for_servers(cluster)
+        a = await cluster.connect(0, "a")
+        b = await cluster.connect(1, "b")
+        nodes[0].emit("before", 0)
+        await b.expect("before")
+
+        await own_redis.kill()
+        for i in range(3):
+            nodes[0].emit("during", i)  # buffered while Redis is away
+        assert await a.expect("during", count=3) == [[0], [1], [2]]  # local ones at once
+        await eventually(lambda: links[0].buffered >= 3)
+        await eventually(lambda: not links[1].connected)
+
+        await own_redis.start()
+        # pub/sub keeps nothing for absent subscribers: emit once every server listens again
+        await eventually(lambda: all(link.connected for link in links))
+        nodes[1].emit("after", 9)
+        assert await b.expect("during", count=3) == [[0], [1], [2]]
+        assert await a.expect("after") == [[9]]
+        await wait_for_servers(cluster)
+        assert sorted(s.id for s in await nodes[1].fetch_sockets()) == sorted([a.sid, b.sid])
+    finally:
+        await cluster.close()
+        for client in redis_clients:
+            await client.aclose()
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("subscriber lost its connection" in m for m in messages)
+    assert any("subscriber reconnected" in m for m in messages)
+    assert any("publisher reconnected" in m for m in messages)
+
+
+async def test_outage_buffer_is_bounded(own_redis: RedisServer) -> None:
+    client = Redis.from_url(own_redis.url)
+    link = RedisLink(client, max_buffer=5, **FAST_RETRY)
+    io = Server(adapter=redis_adapter.create_adapter(link, key=f"t{secrets.token_hex(4)}"))
+    await io.listen(0, "127.0.0.1")
+    try:
+        await eventually(io.sockets.adapter.server_count, lambda n: n == 1)
+        await own_redis.kill()
+        for i in range(5):
+            io.emit("during", i)
+        assert link.buffered == 5
+        with pytest.raises(AdapterError, match="already buffered"):
+            io.emit("during", 5)
+        assert link.buffered == 5
+    finally:
+        await io.close()
+        await client.aclose()
+
+
+async def freeze(node: Server) -> None:
+    """Make a bus node vanish like a crashed process: it stops sending and receiving."""
+    adapter = node.sockets.adapter
+    assert isinstance(adapter, cluster_adapter.TransportAdapter)
+    result = adapter.transport.unsubscribe(adapter.nsp.name, adapter.uid)
+    assert result is None
+    adapter._closed = True  # its timers stop: no more heartbeats
+
+
+@pytest.fixture
+async def bus_cluster() -> AsyncIterator[Cluster]:
+    cluster, _ = await start_cluster("bus", None)
+    yield cluster
+    await cluster.close()
+
+
+async def test_dead_bus_node_is_dropped_and_requests_end(bus_cluster: Cluster) -> None:
+    a = await bus_cluster.connect(0, "a")
+    b = await bus_cluster.connect(1, "b")
+    c = await bus_cluster.connect(2, "c")
+    for index, node in enumerate(bus_cluster.nodes):
+        node.on("ping-servers", lambda index=index: f"pong-{index}")
+    await freeze(bus_cluster.nodes[2])
+    # the requests are sent while node 2 still counts; they end when its heartbeat times out
+    found = await bus_cluster.nodes[0].fetch_sockets()
+    assert sorted(socket.id for socket in found) == sorted([a.sid, b.sid])
+    assert c.sid not in {socket.id for socket in found}
+    assert await bus_cluster.nodes[0].sockets.adapter.server_count() == 2
+    assert await bus_cluster.nodes[1].server_side_emit_with_ack("ping-servers") == ["pong-0"]
+
+
+@requires_node
+async def test_unresponsive_and_killed_node(redis_url: str) -> None:
+    """A paused Node server still counts as subscribed: requests end at their timeout with the
+    answers that came; once it is killed, Redis no longer counts it and requests stop waiting."""
+    prefix = f"t{secrets.token_hex(4)}"
+    redis_clients = [Redis.from_url(redis_url) for _ in range(2)]
+    nodes = [
+        Server(adapter=redis_adapter.create_adapter(client, key=prefix, requests_timeout=0.5))
+        for client in redis_clients
+    ]
+    urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
+    peer = await NodeScript.start("sio_cluster_server", "redis", redis_url, prefix)
+    cluster = Cluster("redis", nodes, urls)
+    clients: list[Client] = []
+    try:
+        await eventually(nodes[0].sockets.adapter.server_count, lambda n: n == 3)
+        clients = [await cluster.connect(0, "a"), await cluster.connect(1, "b")]
+        remote = await Client("n").connect(peer.url)
+        clients.append(remote)
+        nodes[1].on("ping-servers", lambda: "py-pong")
+        assert len(await nodes[0].fetch_sockets()) == 3
+
+        os.kill(peer.proc.pid, signal.SIGSTOP)
+        with pytest.raises(AckTimeoutError) as info:
+            await nodes[0].fetch_sockets()
+        assert sorted(s.id for s in info.value.responses) == sorted(c.sid for c in clients[:2])
+        with pytest.raises(AckTimeoutError) as info:
+            await nodes[0].server_side_emit_with_ack("ping-servers")
+        assert info.value.responses == ["py-pong"]
+
+        peer.kill()
+        os.kill(peer.proc.pid, signal.SIGCONT)
+        await peer.proc.wait()
+        await eventually(nodes[0].sockets.adapter.server_count, lambda n: n == 2)
+        found = await nodes[0].fetch_sockets()
+        assert sorted(s.id for s in found) == sorted(c.sid for c in clients[:2])
+        assert await nodes[0].server_side_emit_with_ack("ping-servers") == ["py-pong"]
+    finally:
+        await peer.close()
+        await cluster.close()
+        for client in clients:
+            await client.close()
+        for redis_client in redis_clients:
+            await redis_client.aclose()

@@ -1,0 +1,146 @@
+"""Connection state recovery across servers with the Redis streams adapter.
+
+A client loses its transport on one server and comes back to another with its ``pid`` and the offset of
+the last packet it got: the session (id, rooms, data) is found in Redis and the packets broadcast in the
+meantime are read back from the stream. The session may have been stored by a Node server.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from redis.asyncio import Redis
+
+from aiosio.server import Server, Socket
+from tests.server.node import requires_node
+
+from .cluster_support import Client, Cluster, adapter_factory, eventually, wait_for_servers
+from .node_peers import NodeScript
+
+RECOVERY = {"max_disconnection_duration": 10}
+
+
+def join_from_auth(socket: Socket) -> None:
+    if not socket.recovered:
+        socket.data = {"name": socket.handshake.auth.get("name")}
+        socket.join(socket.handshake.auth.get("rooms", []))
+
+
+async def drop_transport(client: Client) -> None:
+    """Close the connection without a DISCONNECT packet: the server sees "transport close"."""
+    await client.sio.eio.disconnect(abort=True)
+
+
+async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
+    prefix = f"t{secrets.token_hex(4)}"
+    redis_clients = [Redis.from_url(redis_url) for _ in range(2)]
+    nodes = [
+        Server(
+            adapter=adapter_factory("streams", client, prefix, None),
+            connection_state_recovery=RECOVERY,
+        )
+        for client in redis_clients
+    ]
+    recovered: list[Socket] = []
+    for io in nodes:
+        io.on("connection", join_from_auth)
+        io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
+    urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
+    cluster = Cluster("streams", nodes, urls)
+    try:
+        await wait_for_servers(cluster)
+        client = await cluster.connect(0, "a", auth={"name": "a", "rooms": ["r1"]})
+        other = await cluster.connect(1, "b", auth={"name": "b", "rooms": []})
+        sid = client.sid
+        pid = nodes[0].sockets.sockets[sid].pid
+        assert pid is not None
+        nodes[1].to("r1").emit("first", 1)
+        (args,) = await client.expect("first")
+        value, offset = args
+        assert value == 1
+        assert isinstance(offset, str)
+
+        await drop_transport(client)
+        # the session is written in the background: let it land before coming back
+        await eventually(lambda: redis_clients[0].exists(f"sio:session:{pid}"))
+        nodes[1].to("r1").emit("missed", 2)
+        nodes[0].emit("missed-all", 3)
+        nodes[1].to("other-room").emit("not-for-a", 4)
+        await other.expect("missed-all")
+
+        back = await cluster.connect(1, "a2", auth={"pid": pid, "offset": offset})
+        assert back.sid == sid
+        missed = await back.expect("missed-all")
+        assert [name for name, _ in back.events] == ["missed", "missed-all"]
+        assert back.received("missed")[0][0] == 2
+        assert missed[0][0] == 3
+        assert len(recovered) == 1
+        restored = recovered[0]
+        assert restored.rooms == {sid, "r1"}
+        assert restored.data == {"name": "a"}
+        # the session is used up
+        again = await cluster.connect(0, "a3", auth={"pid": pid, "offset": offset})
+        assert again.sid != sid
+    finally:
+        await cluster.close()
+        for redis_client in redis_clients:
+            await redis_client.aclose()
+
+
+@requires_node
+async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> None:
+    prefix = f"t{secrets.token_hex(4)}"
+    redis_client = Redis.from_url(redis_url)
+    io = Server(
+        adapter=adapter_factory("streams", redis_client, prefix, None),
+        connection_state_recovery=RECOVERY,
+    )
+    recovered: list[Any] = []
+    io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
+    port = await io.listen(0, "127.0.0.1")
+    peer = await NodeScript.start("sio_cluster_server", "streams", redis_url, prefix, "recovery")
+    client = Client("a")
+    try:
+        await eventually(io.sockets.adapter.server_count, lambda n: n == 2)
+
+        async def node_count() -> int:
+            return int((await peer.call("server_count"))["count"])
+
+        await eventually(node_count, lambda n: n == 2)
+        await client.connect(peer.url, auth={"name": "a", "rooms": ["r1"]})
+        sid = client.sid
+        connection = await peer.expect(lambda e: e["ev"] == "connection")
+        pid = connection["pid"]
+        io.to("r1").emit("first", 1)
+        (args,) = await client.expect("first")
+        offset = args[-1]
+
+        await drop_transport(client)
+        await peer.expect(lambda e: e["ev"] == "disconnect")
+        # Node stores the session without waiting: let the write land before coming back
+        await eventually(lambda: redis_client.exists(f"sio:session:{pid}"))
+        io.to("r1").emit("missed", 2)
+        peer.send("emit", event="missed-node", rooms=["r1"], args=[3])
+
+        back = await Client("b").connect(
+            f"http://127.0.0.1:{port}", auth={"pid": pid, "offset": offset}
+        )
+        try:
+            assert back.sid == sid
+            await back.expect("missed-node")
+            await back.expect("missed")
+            # two processes appended to the stream: the replay follows the stream's order
+            assert sorted((name, args[0]) for name, args in back.events) == [
+                ("missed", 2),
+                ("missed-node", 3),
+            ]
+            assert recovered[0].rooms == {sid, "r1"}
+            assert recovered[0].data == {"name": "a"}
+        finally:
+            await back.close()
+    finally:
+        await client.close()
+        await peer.close()
+        await io.close()
+        await redis_client.aclose()

@@ -1,0 +1,191 @@
+// A Node socket.io server in a cluster with aiosio servers, driven by the Python tests.
+// Usage: node sio_cluster_server.js <redis|sharded|streams|emitter> <redis url> <prefix> [recovery]
+// JSON commands on stdin, JSON events on stdout ({"ev": ...}), one per line. Binary as {"$bin": base64}.
+"use strict";
+
+const http = require("http");
+const readline = require("readline");
+const { createClient } = require("redis");
+const { Server } = require("socket.io");
+
+const [kind, redisUrl, prefix, recovery] = process.argv.slice(2);
+
+function out(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+function toWire(value) {
+  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
+  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value && typeof value === "object") {
+    const res = {};
+    for (const [k, v] of Object.entries(value)) res[k] = toWire(v);
+    return res;
+  }
+  return value;
+}
+
+function fromWire(value) {
+  if (Array.isArray(value)) return value.map(fromWire);
+  if (value && typeof value === "object") {
+    if (typeof value.$bin === "string" && Object.keys(value).length === 1) {
+      return Buffer.from(value.$bin, "base64");
+    }
+    const res = {};
+    for (const [k, v] of Object.entries(value)) res[k] = fromWire(v);
+    return res;
+  }
+  return value;
+}
+
+function target(io, cmd) {
+  let op = io.of(cmd.nsp || "/");
+  if (cmd.rooms && cmd.rooms.length) op = op.to(cmd.rooms);
+  if (cmd.except && cmd.except.length) op = op.except(cmd.except);
+  if (cmd.local) op = op.local;
+  if (cmd.timeout) op = op.timeout(cmd.timeout);
+  return op;
+}
+
+function describe(socket) {
+  return {
+    id: socket.id,
+    rooms: [...socket.rooms].sort(),
+    data: socket.data,
+    auth: socket.handshake.auth,
+    remote: socket.constructor.name === "RemoteSocket",
+  };
+}
+
+async function main() {
+  const pub = createClient({ url: redisUrl });
+  pub.on("error", () => {});
+  await pub.connect();
+  let adapter = null;
+  if (kind === "redis") {
+    const sub = pub.duplicate();
+    sub.on("error", () => {});
+    await sub.connect();
+    adapter = require("@socket.io/redis-adapter").createAdapter(pub, sub, {
+      key: prefix,
+      requestsTimeout: 1000,
+    });
+  } else if (kind === "sharded") {
+    const sub = pub.duplicate();
+    sub.on("error", () => {});
+    await sub.connect();
+    adapter = require("@socket.io/redis-adapter").createShardedAdapter(pub, sub, {
+      channelPrefix: prefix,
+    });
+  } else if (kind === "streams") {
+    adapter = require("@socket.io/redis-streams-adapter").createAdapter(pub, {
+      streamName: prefix,
+      channelPrefix: prefix,
+      blockTimeInMs: 1000,
+    });
+  }
+  const options = { pingInterval: 1000, pingTimeout: 1000 };
+  if (adapter) options.adapter = adapter;
+  if (recovery) options.connectionStateRecovery = { maxDisconnectionDuration: 10000 };
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, options);
+
+  const onConnection = (socket) => {
+    const auth = socket.handshake.auth || {};
+    socket.data = { name: auth.name };
+    if (auth.rooms) socket.join(auth.rooms);
+    out({ ev: "connection", nsp: socket.nsp.name, id: socket.id, pid: socket.pid || null, recovered: socket.recovered });
+    socket.on("disconnect", (reason) => out({ ev: "disconnect", id: socket.id, reason }));
+  };
+  io.on("connection", onConnection);
+  io.of("/admin").on("connection", onConnection);
+  io.on("ping-servers", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    out({ ev: "server_side", args: toWire(args), ack: ack !== null });
+    if (ack) ack("node-pong");
+  });
+
+  const handlers = {
+    emit(cmd) {
+      target(io, cmd).emit(cmd.event, ...fromWire(cmd.args || []));
+    },
+    async emit_with_ack(cmd) {
+      try {
+        const responses = await target(io, cmd).emitWithAck(cmd.event, ...fromWire(cmd.args || []));
+        out({ ev: "acks", tag: cmd.tag, responses: toWire(responses) });
+      } catch (err) {
+        out({ ev: "acks", tag: cmd.tag, error: err.message });
+      }
+    },
+    async fetch(cmd) {
+      try {
+        const sockets = await target(io, cmd).fetchSockets();
+        out({ ev: "fetched", tag: cmd.tag, sockets: toWire(sockets.map(describe)) });
+      } catch (err) {
+        out({ ev: "fetched", tag: cmd.tag, error: err.message });
+      }
+    },
+    async remote(cmd) {
+      const sockets = await io.fetchSockets();
+      const socket = sockets.find((s) => s.id === cmd.sid);
+      if (!socket) return out({ ev: "remote", tag: cmd.tag, error: "not found" });
+      if (cmd.op === "emit") socket.emit(cmd.event, ...fromWire(cmd.args || []));
+      if (cmd.op === "emit_with_ack") {
+        try {
+          const answer = await socket.timeout(2000).emitWithAck(cmd.event, ...fromWire(cmd.args || []));
+          return out({ ev: "remote", tag: cmd.tag, answer: toWire(answer) });
+        } catch (err) {
+          return out({ ev: "remote", tag: cmd.tag, error: err.message });
+        }
+      }
+      if (cmd.op === "join") socket.join(cmd.room);
+      if (cmd.op === "leave") socket.leave(cmd.room);
+      if (cmd.op === "disconnect") socket.disconnect(true);
+      out({ ev: "remote", tag: cmd.tag, remote: socket.constructor.name === "RemoteSocket" });
+    },
+    sockets_join(cmd) {
+      target(io, cmd).socketsJoin(cmd.room);
+    },
+    sockets_leave(cmd) {
+      target(io, cmd).socketsLeave(cmd.room);
+    },
+    disconnect_sockets(cmd) {
+      target(io, cmd).disconnectSockets(!!cmd.close);
+    },
+    server_side_emit(cmd) {
+      io.serverSideEmit(cmd.event, ...fromWire(cmd.args || []));
+    },
+    async server_side_emit_with_ack(cmd) {
+      try {
+        const responses = await io.serverSideEmitWithAck(cmd.event, ...fromWire(cmd.args || []));
+        out({ ev: "ss_acks", tag: cmd.tag, responses: toWire(responses) });
+      } catch (err) {
+        out({ ev: "ss_acks", tag: cmd.tag, error: err.message });
+      }
+    },
+    async server_count(cmd) {
+      out({ ev: "server_count", tag: cmd.tag, count: await io.of("/").adapter.serverCount() });
+    },
+    exit() {
+      process.exit(0);
+    },
+  };
+
+  readline.createInterface({ input: process.stdin }).on("line", (line) => {
+    if (!line.trim()) return;
+    const cmd = JSON.parse(line);
+    Promise.resolve()
+      .then(() => handlers[cmd.cmd](cmd))
+      .catch((err) => out({ ev: "driver_error", message: String((err && err.stack) || err) }));
+  }).on("close", () => process.exit(0));
+
+  httpServer.listen(0, "127.0.0.1", () => {
+    out({ ev: "ready", port: httpServer.address().port });
+  });
+}
+
+main().catch((err) => {
+  out({ ev: "driver_error", message: String((err && err.stack) || err) });
+  process.exit(1);
+});
