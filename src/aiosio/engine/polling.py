@@ -78,9 +78,10 @@ class PollingTransport:
             self._flush_scheduled = True
             self.socket.loop.call_soon(self._flush)
 
-    def send_message(self, data: str | bytes) -> None:
-        """Queue one message packet."""
+    def send_message(self, data: str | bytes) -> int:
+        """Queue one message packet; return the bytes waiting for the next GET."""
         self.send_packet(Packet(PacketType.MESSAGE, data))
+        return self._buffered_bytes
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -57,6 +57,7 @@ class EngineSocket:
         "_transport",
         "_upgrading",
         "id",
+        "is_open",
         "loop",
         "request",
         "server",
@@ -83,6 +84,9 @@ class EngineSocket:
         self._closing = False
         self._close_deadline: float | None = None
         self.upgraded = False
+        #: True while the session is open and not closing: a plain attribute for the hot paths
+        #: (``ready_state == "open"`` without a property call).
+        self.is_open = True
 
     # -- public API -----------------------------------------------------------------------------
     @property
@@ -147,8 +151,7 @@ class EngineSocket:
 
     def send(self, data: str | bytes) -> None:
         """Send one message. Never blocks; dropped once the session is closing or closed."""
-        if self.session.state is ReadyState.OPEN and not self._closing:
-            self._transport.send_message(data)
+        if self.is_open and self._transport.send_message(data) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
     write = send
@@ -158,6 +161,7 @@ class EngineSocket:
         if self._closed or self._closing:
             return
         self._closing = True
+        self.is_open = False
         transport = self._transport
         if isinstance(transport, PollingTransport) and not transport.writable:
             # The buffer and the close packet leave with the client's next GET.
@@ -328,6 +332,7 @@ class EngineSocket:
     def _on_close(self, reason: CloseReason, description: str | None) -> None:
         if not self.session.close():
             return
+        self.is_open = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

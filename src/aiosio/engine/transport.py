@@ -17,8 +17,8 @@ class Transport(Protocol):
     def send_packet(self, packet: Packet) -> None:
         """Queue or write one packet."""
 
-    def send_message(self, data: str | bytes) -> None:
-        """Queue or write one message packet (the hot path)."""
+    def send_message(self, data: str | bytes) -> int:
+        """Queue or write one message packet (the hot path); return :attr:`buffered_amount`."""
 
     @property
     def buffered_amount(self) -> int:

@@ -176,7 +176,7 @@ def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> s
     The hot path of ``emit``: one orjson call and no scan for buffers. When this returns ``None``
     the caller encodes the packet with :meth:`Encoder.encode` instead.
     """
-    if not isinstance(data, (list, tuple)):
+    if type(data) is not list and not isinstance(data, (list, tuple)):
         raise TypeError("event data must be a list [event_name, *args]")
     try:
         body = orjson.dumps(data, default=_reject_buffers, option=_OPTIONS).decode()
@@ -184,6 +184,8 @@ def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> s
         if isinstance(exc.__cause__, _HasBinaryError) or has_binary(data):
             return None
         body = _json.dumps(data)
+    if nsp == "/" and ack_id is None:
+        return "2" + body
     return _head("2", nsp, ack_id) + body
 
 

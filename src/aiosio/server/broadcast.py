@@ -20,12 +20,17 @@ __all__ = ["BroadcastOperator", "RemoteSocket", "ack_value", "prepare_args", "ro
 
 logger = logging.getLogger("aiosio.server")
 
-_PLAIN = (str, int, float, bool, dict, list, type(None), bytes)
+_PLAIN = frozenset((str, int, float, bool, dict, list, type(None), bytes))
 
 
 def prepare_args(args: Iterable[Any]) -> list[Any]:
     """Turn outgoing arguments into what the encoder takes: binary views and files become ``bytes``."""
     out = list(args)
+    for value in out:
+        if type(value) not in _PLAIN:
+            break
+    else:
+        return out
     for i, value in enumerate(out):
         if type(value) in _PLAIN:
             continue

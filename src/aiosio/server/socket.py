@@ -7,12 +7,13 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable, Iterable
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiosio._handlers import call_lenient, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
-from aiosio.protocol.socketio import Packet, PacketType
+from aiosio.protocol.socketio import Packet, PacketType, encode_event_text
 from aiosio.server.broadcast import BroadcastOperator, ack_value, prepare_args, rooms_of
 from aiosio.server.handshake import Handshake
 from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
@@ -90,6 +91,7 @@ class Socket:
         "_handlers",
         "_in_task",
         "_missed",
+        "_recovery",
         "_restored_rooms",
         "connected",
         "data",
@@ -112,6 +114,7 @@ class Socket:
         self._adapter: Adapter = nsp.adapter
         server = nsp.server
         self._in_task: bool = server.task_per_handler
+        self._recovery = server.recovery is not None
         #: whether the socket is connected to its namespace
         self.connected = False
         #: whether the connection state was restored after a temporary disconnection
@@ -328,9 +331,19 @@ class Socket:
             raise ValueError(f"{event!r} is a reserved event name")
         if type(event) is not str:
             raise TypeError("event name must be a str")
+        if self._flags is None and not self._any_out and not self._recovery:
+            # The hot path: one JSON encoding, straight to the engine (no Packet, no flags).
+            data = [event, *prepare_args(args)]
+            text = encode_event_text(self.nsp.name, data)
+            conn = self._conn.conn
+            if text is None:
+                self._conn.write_packet(Packet(_EVENT, self.nsp.name, data))
+            elif conn.is_open:
+                conn.send(text)
+            return
         flags = self._take_flags()
         packet = Packet(_EVENT, self.nsp.name, [event, *prepare_args(args)])
-        if self.nsp.server.recovery is not None:
+        if self._recovery:
             # through the adapter, so that the packet gets an offset and is kept for recovery
             self._adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
             return
@@ -467,18 +480,16 @@ class Socket:
             reply["pid"] = self.pid
         self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name, reply))
 
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        if self._fns:
+            drive(self._run_middlewares(data, ack_id), None, logger, "socket middleware")
+        else:
+            self._dispatch(data, ack_id)
+
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind is _EVENT or kind is _BINARY_EVENT:
-            if self._fns:
-                drive(
-                    self._run_middlewares(packet.data, packet.id),
-                    None,
-                    logger,
-                    "socket middleware",
-                )
-            else:
-                self._dispatch(packet.data, packet.id)
+            self._on_event(packet.data, packet.id)
         elif kind is _ACK or kind is _BINARY_ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is None:
@@ -514,7 +525,19 @@ class Socket:
         args = data[1:]
         if ack_id is None:
             if len(handlers) == 1:
-                invoke(handlers[0], args, None, logger, event, in_task=self._in_task)
+                if self._in_task:
+                    invoke(handlers[0], args, None, logger, event, in_task=True)
+                    return
+                # invoke() inlined for the common case: one handler, no acknowledgement
+                try:
+                    result = handlers[0](*args)
+                except Exception:
+                    logger.exception("%s raised", event)
+                    return
+                if result is not None and (
+                    type(result) is CoroutineType or inspect.iscoroutine(result)
+                ):
+                    drive(result, None, logger, event)
                 return
             for handler in list(handlers):
                 invoke(handler, args, None, logger, event, in_task=self._in_task)
