@@ -43,6 +43,7 @@ __all__ = [
     "Packet",
     "PacketType",
     "Parser",
+    "encode_ack_text",
     "encode_event_text",
 ]
 
@@ -170,14 +171,9 @@ def _reject_buffers(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> str | None:
-    """Return the text of an EVENT packet, or ``None`` if ``data`` holds binary.
-
-    The hot path of ``emit``: one orjson call and no scan for buffers. When this returns ``None``
-    the caller encodes the packet with :meth:`Encoder.encode` instead.
-    """
+def _encode_text(digit: str, nsp: str, data: list[Any], ack_id: int | None) -> str | None:
     if type(data) is not list and not isinstance(data, (list, tuple)):
-        raise TypeError("event data must be a list [event_name, *args]")
+        raise TypeError("event and ack data must be a list")
     try:
         body = orjson.dumps(data, default=_reject_buffers, option=_OPTIONS).decode()
     except orjson.JSONEncodeError as exc:
@@ -185,8 +181,22 @@ def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> s
             return None
         body = _json.dumps(data)
     if nsp == "/" and ack_id is None:
-        return "2" + body
-    return _head("2", nsp, ack_id) + body
+        return digit + body
+    return _head(digit, nsp, ack_id) + body
+
+
+def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> str | None:
+    """Return the text of an EVENT packet, or ``None`` if ``data`` holds binary.
+
+    The hot path of ``emit``: one orjson call and no scan for buffers. When this returns ``None``
+    the caller encodes the packet with :meth:`Encoder.encode` instead.
+    """
+    return _encode_text("2", nsp, data, ack_id)
+
+
+def encode_ack_text(nsp: str, args: list[Any], ack_id: int) -> str | None:
+    """Return the text of an ACK packet, or ``None`` if ``args`` holds binary (see above)."""
+    return _encode_text("3", nsp, args, ack_id)
 
 
 class Encoder:

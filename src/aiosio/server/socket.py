@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from aiosio._handlers import call_lenient, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
-from aiosio.protocol.socketio import Packet, PacketType, encode_event_text
+from aiosio.protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
 from aiosio.server.broadcast import BroadcastOperator, ack_value, prepare_args, rooms_of
 from aiosio.server.handshake import Handshake
 from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
@@ -523,22 +523,24 @@ class Socket:
         if not handlers or event in _LOCAL_EVENTS:
             return
         args = data[1:]
-        if ack_id is None:
-            if len(handlers) == 1:
-                if self._in_task:
-                    invoke(handlers[0], args, None, logger, event, in_task=True)
-                    return
-                # invoke() inlined for the common case: one handler, no acknowledgement
-                try:
-                    result = handlers[0](*args)
-                except Exception:
-                    logger.exception("%s raised", event)
-                    return
-                if result is not None and (
-                    type(result) is CoroutineType or inspect.iscoroutine(result)
-                ):
-                    drive(result, None, logger, event)
+        if len(handlers) == 1 and not self._in_task:
+            # invoke() inlined for the common case: one handler
+            try:
+                result = handlers[0](*args)
+            except Exception:
+                logger.exception("%s raised", event)
                 return
+            if result is not None and (
+                type(result) is CoroutineType or inspect.iscoroutine(result)
+            ):
+                drive(result, None if ack_id is None else _AckSender(self, ack_id), logger, event)
+            elif ack_id is not None:
+                try:
+                    self._send_ack(ack_id, result)
+                except Exception:
+                    logger.exception("acknowledgement of %s raised", event)
+            return
+        if ack_id is None:
             for handler in list(handlers):
                 invoke(handler, args, None, logger, event, in_task=self._in_task)
             return
@@ -556,7 +558,13 @@ class Socket:
             args = prepare_args(result)
         else:
             args = prepare_args((result,))
-        self._conn.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
+        text = encode_ack_text(self.nsp.name, args, ack_id)
+        if text is None:
+            self._conn.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
+        else:
+            conn = self._conn.conn
+            if conn.is_open:
+                conn.send(text)
 
     def _emit_reserved(self, event: str, *args: Any) -> None:
         for handler in list(self._handlers.get(event, ())):
