@@ -24,12 +24,12 @@ from aiosio._http.frames import (
     frame_header,
 )
 from aiosio._http.mask import apply_mask
-from aiosio.engine.http import Request, Response, WebSocketHandler
+from aiosio.engine.http import PreparedMessages, Request, Response, WebSocketHandler
 
 if TYPE_CHECKING:
     from aiosio._http.protocol import HttpProtocol
 
-__all__ = ["WebSocket", "handshake_error"]
+__all__ = ["WebSocket", "encode_messages", "handshake_error"]
 
 logger = logging.getLogger("aiosio.http")
 
@@ -40,6 +40,20 @@ CLOSE_TIMEOUT = 3.0
 _JOIN_LIMIT = 4096
 #: The two-byte headers of final text frames of 0-125 bytes.
 _TEXT_HEADERS = tuple(frame_header(OP_TEXT, size) for size in range(126))
+
+
+def encode_messages(messages: tuple[str | bytes, ...]) -> bytes:
+    """Whole unfragmented server frames for ``messages`` (``str`` as text, ``bytes`` as binary)."""
+    out = []
+    for message in messages:
+        if type(message) is str:
+            payload = message.encode("utf-8")
+            out.append(frame_header(OP_TEXT, len(payload)))
+        else:
+            payload = cast(bytes, message)
+            out.append(frame_header(OP_BINARY, len(payload)))
+        out.append(payload)
+    return b"".join(out)
 
 
 def handshake_error(request: Request) -> str | None:
@@ -144,6 +158,14 @@ class WebSocket(FrameReader, asyncio.Protocol):
             self.transport.write(frame_header(opcode, size) + payload)
         else:
             self.transport.writelines((frame_header(opcode, size), payload))
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        """Write messages prepared once for many connections; the first one frames them."""
+        if self._state == _OPEN:
+            frames = prepared.frames
+            if frames is None:
+                frames = prepared.frames = encode_messages(prepared.messages)
+            self.transport.write(frames)
 
     def send_frames(self, frames: list[bytes]) -> None:
         """Write already-encoded frames in one go (broadcast, batches)."""

@@ -14,7 +14,7 @@ from ..protocol.engineio import (
     decode_packet,
     encode_payload,
 )
-from .http import Request, Response
+from .http import PreparedMessages, Request, Response
 
 if TYPE_CHECKING:
     from .socket import EngineSocket
@@ -81,6 +81,13 @@ class PollingTransport:
     def send_message(self, data: str | bytes) -> int:
         """Queue one message packet; return the bytes waiting for the next GET."""
         self.send_packet(Packet(PacketType.MESSAGE, data))
+        return self._buffered_bytes
+
+    def send_prepared(self, prepared: PreparedMessages) -> int:
+        """Queue messages prepared for many sessions (their WebSocket form, see ``prepare``)."""
+        for message in prepared.messages:
+            data = message[1:] if type(message) is str else message
+            self.send_packet(Packet(PacketType.MESSAGE, data))
         return self._buffered_bytes
 
     def _flush(self) -> None:

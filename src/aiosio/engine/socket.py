@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol.engineio import Packet, PacketType
@@ -16,7 +16,7 @@ from ..protocol.session import (
     Session,
     UpgradeProbe,
 )
-from .http import Request
+from .http import PreparedMessages, Request
 from .polling import PollingTransport
 from .websocket import WebSocketTransport
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["EngineSocket"]
+__all__ = ["EngineSocket", "prepare"]
 
 logger = logging.getLogger("aiosio.engine")
 
@@ -36,6 +36,11 @@ _EVENTS = frozenset({"message", "close", "upgrade", "upgrading", "drain", "packe
 _CLOSE_TIMEOUT = 30.0
 
 Listener = Callable[..., Any]
+
+
+def prepare(messages: Iterable[str | bytes]) -> PreparedMessages:
+    """Encode messages once for :meth:`EngineSocket.send_prepared` to many sessions."""
+    return PreparedMessages(tuple("4" + m if type(m) is str else m for m in messages))
 
 
 class EngineSocket:
@@ -155,6 +160,14 @@ class EngineSocket:
             self.server._check_buffer(self)
 
     write = send
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        """Send messages made by :func:`prepare`; the same object may go to many sessions."""
+        if (
+            self.is_open
+            and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
+        ):
+            self.server._check_buffer(self)
 
     def close(self) -> None:
         """Close the session after flushing what is buffered; listeners see ``"forced close"``."""

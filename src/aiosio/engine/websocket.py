@@ -9,7 +9,7 @@ from ..exceptions import EngineProtocolError
 from ..protocol.engineio import Packet, decode_packet, encode_packet
 
 if TYPE_CHECKING:
-    from .http import WebSocketConnection
+    from .http import PreparedMessages, WebSocketConnection
     from .socket import EngineSocket
 
 __all__ = ["WebSocketTransport"]
@@ -88,6 +88,13 @@ class WebSocketTransport:
         connection = self.connection
         if not self._closed:
             connection.send("4" + data if type(data) is str else data)
+        return connection.buffered_amount
+
+    def send_prepared(self, prepared: PreparedMessages) -> int:
+        """Write messages prepared for many sessions; return the bytes the host still holds."""
+        connection = self.connection
+        if not self._closed:
+            connection.send_prepared(prepared)
         return connection.buffered_amount
 
     @property

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import drive
 from aiosio._json import loads
+from aiosio.engine.socket import prepare
 from aiosio.exceptions import SocketProtocolError
 from aiosio.protocol.socketio import MAX_ACK_ID, RESERVED_EVENTS, Decoder, Packet, PacketType
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["Connection"]
 
 logger = logging.getLogger("aiosio.server")
+
+#: The last (encoded parts, prepared messages) pair: every recipient of a broadcast gets the very same
+#: ``encoded`` object, so one identity check finds its prepared form (holding it keeps it alive).
+_last_prepared: list[Any] = [None, None]
 
 _CONNECT = PacketType.CONNECT
 _CONNECT_ERROR = PacketType.CONNECT_ERROR
@@ -95,16 +100,25 @@ class Connection:
             send(part)
 
     def write_encoded(self, encoded: Sequence[str | bytes], volatile: bool = False) -> None:
-        """Send already-encoded parts (the same objects may go to many connections)."""
+        """Send already-encoded parts (the same objects may go to many connections).
+
+        A broadcast hands the same ``encoded`` object to every recipient: it is prepared for the
+        engine (and framed by the host) once, and the same bytes are written to every socket.
+        """
         conn = self.conn
         if not conn.is_open:
             return
         if volatile and not conn.writable:
             logger.debug("%s: volatile packet dropped", self.id)
             return
-        send = conn.send
-        for part in encoded:
-            send(part)
+        last = _last_prepared
+        if last[0] is encoded:
+            prepared = last[1]
+        else:
+            prepared = prepare(encoded)
+            last[0] = encoded
+            last[1] = prepared
+        conn.send_prepared(prepared)
 
     # -- reading ----------------------------------------------------------------------------------
 
