@@ -65,7 +65,8 @@ class Connection:
         self.sockets: dict[str, Socket] = {}
         #: sockets by namespace name
         self.nsps: dict[str, Socket] = {}
-        self._connecting: set[str] = set()
+        #: namespaces with a CONNECT in progress (created on first use: most clients join one)
+        self._connecting: set[str] | None = None
         self._closed = False
         self._attachment_timer: asyncio.TimerHandle | None = None
         loop = asyncio.get_running_loop()
@@ -179,7 +180,9 @@ class Connection:
                 socket._on_packet(packet)
                 return
         elif kind == _CONNECT:
-            if name in self._connecting:
+            if self._connecting is None:
+                self._connecting = set()
+            elif name in self._connecting:
                 logger.debug("%s: already connecting to %s", self.id, name)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
@@ -222,7 +225,10 @@ class Connection:
                 return
             await nsp._add(self, auth)
         finally:
-            self._connecting.discard(name)
+            if self._connecting is not None:
+                self._connecting.discard(name)
+                if not self._connecting:
+                    self._connecting = None
 
     def _attach(self, socket: Socket) -> None:
         """Called by the namespace once ``socket`` is connected."""
