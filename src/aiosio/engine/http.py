@@ -78,7 +78,12 @@ class Request:
         """The query string as a dict (the first value wins for repeated keys)."""
         if self._query is None:
             query: dict[str, str] = {}
-            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            text = self.query_string
+            if "%" in text or "+" in text or ";" in text:
+                pairs = parse_qsl(text, keep_blank_values=True)
+            else:  # nothing to decode: the common case (EIO=4&transport=polling&t=...&sid=...)
+                pairs = [(k, v) for k, _, v in (p.partition("=") for p in text.split("&") if p)]
+            for key, value in pairs:
                 query.setdefault(key, value)
             self._query = query
         return self._query
