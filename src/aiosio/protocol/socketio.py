@@ -191,6 +191,11 @@ def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> s
     The hot path of ``emit``: one orjson call and no scan for buffers. When this returns ``None``
     the caller encodes the packet with :meth:`Encoder.encode` instead.
     """
+    if type(data) is list and nsp == "/" and ack_id is None:  # _encode_text inlined
+        try:
+            return "2" + orjson.dumps(data, default=_reject_buffers, option=_OPTIONS).decode()
+        except orjson.JSONEncodeError:
+            pass
     return _encode_text("2", nsp, data, ack_id)
 
 

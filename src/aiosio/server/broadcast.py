@@ -16,23 +16,31 @@ from aiosio.server.reasons import RESERVED_EVENTS
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, AdapterSocket
 
-__all__ = ["BroadcastOperator", "RemoteSocket", "ack_value", "prepare_args", "rooms_of"]
+__all__ = [
+    "PLAIN_TYPES",
+    "BroadcastOperator",
+    "RemoteSocket",
+    "ack_value",
+    "prepare_args",
+    "rooms_of",
+]
 
 logger = logging.getLogger("aiosio.server")
 
-_PLAIN = frozenset((str, int, float, bool, dict, list, type(None), bytes))
+#: Argument types the encoder takes as they are (``prepare_args`` leaves them alone).
+PLAIN_TYPES = frozenset((str, int, float, bool, dict, list, type(None), bytes))
 
 
 def prepare_args(args: Iterable[Any]) -> list[Any]:
     """Turn outgoing arguments into what the encoder takes: binary views and files become ``bytes``."""
     out = list(args)
     for value in out:
-        if type(value) not in _PLAIN:
+        if type(value) not in PLAIN_TYPES:
             break
     else:
         return out
     for i, value in enumerate(out):
-        if type(value) in _PLAIN:
+        if type(value) in PLAIN_TYPES:
             continue
         if isinstance(value, (bytearray, memoryview)):
             out[i] = bytes(value)

@@ -149,7 +149,10 @@ class Connection:
                         and type(payload[0]) is str
                         and payload[0] not in RESERVED_EVENTS
                     ):
-                        socket._on_event(payload, ack_id)
+                        if socket._fns:
+                            socket._on_event(payload, ack_id)
+                        else:
+                            socket._dispatch(payload, ack_id)
                         return
         try:
             packet = self._decoder.add(data)

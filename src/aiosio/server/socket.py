@@ -14,7 +14,13 @@ from aiosio._handlers import call_lenient, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
 from aiosio.protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
-from aiosio.server.broadcast import BroadcastOperator, ack_value, prepare_args, rooms_of
+from aiosio.server.broadcast import (
+    PLAIN_TYPES,
+    BroadcastOperator,
+    ack_value,
+    prepare_args,
+    rooms_of,
+)
 from aiosio.server.handshake import Handshake
 from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
 
@@ -333,7 +339,12 @@ class Socket:
             raise TypeError("event name must be a str")
         if self._flags is None and not self._any_out and not self._recovery:
             # The hot path: one JSON encoding, straight to the engine (no Packet, no flags).
-            data = [event, *prepare_args(args)]
+            for value in args:
+                if type(value) not in PLAIN_TYPES:
+                    data = [event, *prepare_args(args)]
+                    break
+            else:
+                data = [event, *args]
             text = encode_event_text(self.nsp.name, data)
             conn = self._conn.conn
             if text is None:
