@@ -198,4 +198,8 @@ class PollingTransport:
         else:
             logger.info("session %s: polling payload is not UTF-8", socket.id)
             socket._on_parse_error("payload is not valid UTF-8")
+        if self._flush_scheduled:
+            # What the handlers of these packets sent leaves now, in one payload, ahead of the
+            # POST's answer (as the reference orders them), not one loop iteration later.
+            self._flush()
         server._respond(request, respond, 200, b"ok", "text/html")
