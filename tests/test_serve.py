@@ -189,6 +189,32 @@ async def test_fragmented_messages(server: EmbeddedServer, app: EchoApp) -> None
         assert await ws.recv() == b"\x01\x02"
 
 
+async def test_small_frames_split_and_batched(server: EmbeddedServer) -> None:
+    # Small text frames take a shortcut when one arrives alone and whole; every other shape of
+    # arrival (split, batched, behind a partial frame) must read the same messages.
+    raw = await RawWebSocket.connect(server.port)
+    frame = encode_frame(OP_TEXT, b"split me", mask=b"wxyz")
+    for i in range(len(frame)):
+        raw.send_raw(frame[i : i + 1])
+        await raw.writer.drain()
+        await asyncio.sleep(0)
+    assert await raw.recv_frame() == (OP_TEXT, b"split me")
+    batch = b"".join(encode_frame(OP_TEXT, b"m%d" % i, mask=b"abcd") for i in range(3))
+    raw.send_raw(batch + frame[:3])
+    await raw.writer.drain()
+    await asyncio.sleep(0.01)
+    raw.send_raw(frame[3:])
+    assert [await raw.recv_frame() for _ in range(4)] == [
+        (OP_TEXT, b"m0"),
+        (OP_TEXT, b"m1"),
+        (OP_TEXT, b"m2"),
+        (OP_TEXT, b"split me"),
+    ]
+    raw.send(OP_TEXT, "é".encode() * 62)  # 124 bytes: the largest 7-bit-length shape
+    assert await raw.recv_frame() == (OP_TEXT, "é".encode() * 62)
+    raw.close()
+
+
 async def test_ping_pong(server: EmbeddedServer) -> None:
     async with websockets.connect(ws_url(server)) as ws:
         waiter = await ws.ping(b"are you there")

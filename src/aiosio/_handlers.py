@@ -181,7 +181,7 @@ def invoke(
     except Exception:
         logger.exception("%s raised", label)
         return
-    if type(result) is CoroutineType or inspect.iscoroutine(result):
+    if result is not None and (type(result) is CoroutineType or inspect.iscoroutine(result)):
         drive(result, done, logger, label, in_task=in_task)
     elif done is not None:
         _call_done(done, result, logger, label)

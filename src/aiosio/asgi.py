@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from aiosio.engine.http import EngineApp, Request, Response, WebSocketHandler
+from aiosio.engine.http import EngineApp, PreparedMessages, Request, Response, WebSocketHandler
 
 __all__ = ["ASGIApp"]
 
@@ -309,6 +309,10 @@ class _ASGIWebSocket:
             self._queue.append({"type": "websocket.send", "bytes": data})
         self._buffered += len(data)
         self._wake()
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        for message in prepared.messages:
+            self.send(message)
 
     def close(self, code: int = 1000) -> None:
         if not self.decided.done():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aiosio.engine.http import Request, Response, WebSocketHandler
+from aiosio.engine.http import PreparedMessages, Request, Response, WebSocketHandler
 from aiosio.engine.server import EngineServer
 
 
@@ -47,6 +47,10 @@ class FakeWebSocket:
     def send(self, data: str | bytes) -> None:
         assert self.closed_with is None, "send after close"
         self.sent.put_nowait(data)
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        for message in prepared.messages:
+            self.send(message)
 
     def close(self, code: int = 1000) -> None:
         self.closed_with = code

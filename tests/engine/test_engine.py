@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -500,3 +501,17 @@ async def test_writable_follows_the_transport() -> None:
     assert socket.writable
     socket.close()
     assert not socket.writable
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *("", "a", "a=", "=b", "a=1&a=2", "EIO=4&transport=polling&t=Pq1&sid=ab-_", "a&&b=2"),
+        *("x=1=2", "k=%41+b", "a=1;b=2", "&", "é=ü", "sid=a%2Bb&t=1"),
+    ],
+)
+def test_request_query_matches_parse_qsl(query: str) -> None:
+    expected: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        expected.setdefault(key, value)
+    assert Request("GET", "/engine.io/", query).query == expected

@@ -17,6 +17,7 @@ from aiosio.protocol.socketio import (
     Encoder,
     Packet,
     PacketType,
+    encode_ack_text,
     encode_event_text,
 )
 
@@ -354,6 +355,17 @@ def test_encode_event_text_matches_encoder(nsp: str, data: list[Any], ack_id: in
     assert [encode_event_text(nsp, data, ack_id)] == Encoder().encode(
         Packet(T.EVENT, nsp, data, ack_id)
     )
+
+
+@pytest.mark.parametrize(
+    ("nsp", "args", "ack_id"),
+    [("/", [], 0), ("/", ["ok", 1], 7), ("/admin", [{"b": [1, None]}], 456), ("/", [2**70], 3)],
+)
+def test_encode_ack_text_matches_encoder(nsp: str, args: list[Any], ack_id: int) -> None:
+    assert [encode_ack_text(nsp, args, ack_id)] == Encoder().encode(
+        Packet(T.ACK, nsp, args, ack_id)
+    )
+    assert encode_ack_text(nsp, [*args, b"bin"], ack_id) is None
 
 
 @pytest.mark.parametrize(

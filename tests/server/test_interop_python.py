@@ -75,3 +75,31 @@ async def test_python_socketio_client_refused(serve: Serve) -> None:
     with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(url, transports=["websocket"], wait_timeout=5)
     assert errors == [{"message": "go away", "data": {"retry": False}}]
+
+
+async def test_broadcast_reaches_every_transport_with_the_same_frames(serve: Serve) -> None:
+    # A broadcast is framed once for the embedded host; WebSocket and polling clients alike must
+    # get every event, text and binary, in order.
+    io, url = await serve()
+    clients = [socketio.AsyncClient(reconnection=False) for _ in range(3)]
+    got: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in clients]
+    for client, queue in zip(clients, got, strict=True):
+        client.on("news", queue.put_nowait)
+    for client, transports in zip(
+        clients, (["websocket"], ["websocket"], ["polling"]), strict=True
+    ):
+        await client.connect(url, transports=transports)
+    try:
+        io.emit("news", {"n": 1})
+        io.emit("news", b"\x00\xffbin")
+        io.emit("news", "é" * 200)  # a frame with a 16-bit length
+        async with asyncio.timeout(5):
+            for queue in got:
+                assert [await queue.get() for _ in range(3)] == [
+                    {"n": 1},
+                    b"\x00\xffbin",
+                    "é" * 200,
+                ]
+    finally:
+        for client in clients:
+            await client.disconnect()

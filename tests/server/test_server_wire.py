@@ -511,6 +511,9 @@ async def test_transport_close_reason() -> None:
     "frame",
     [
         "2garbage",
+        "2[]",
+        '2["a"',
+        '29007199254740992["a"]',  # an ack id past 2**53 - 1
         '2["disconnect"]',
         "9",
         '2/admin,["x"]',  # a namespace this client did not join

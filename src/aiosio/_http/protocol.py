@@ -35,6 +35,10 @@ _JOIN_LIMIT = 4096
 _HTTP, _WEBSOCKET = 0, 1
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+#: Header names as received -> their lower-case str, shared by every request (a kept handshake
+#: request then holds no copies of them). Bounded: names past the limit are decoded each time.
+_HEADER_NAMES: dict[bytes, str] = {}
+_MAX_HEADER_NAMES = 512
 _date = [0, b""]
 
 
@@ -217,7 +221,11 @@ class HttpProtocol(asyncio.Protocol):
         self._head_size += len(name) + len(value) + 4
         if self._head_size > MAX_HEAD_SIZE:
             return
-        key = name.decode("latin-1").lower()
+        key = _HEADER_NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+                _HEADER_NAMES[name] = key
         text = value.decode("latin-1")
         headers = self._headers
         if key in headers:

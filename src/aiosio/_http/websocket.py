@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiosio._http.frames import (
     OP_BINARY,
@@ -23,12 +23,13 @@ from aiosio._http.frames import (
     encode_close,
     frame_header,
 )
-from aiosio.engine.http import Request, Response, WebSocketHandler
+from aiosio._http.mask import apply_mask
+from aiosio.engine.http import PreparedMessages, Request, Response, WebSocketHandler
 
 if TYPE_CHECKING:
     from aiosio._http.protocol import HttpProtocol
 
-__all__ = ["WebSocket", "handshake_error"]
+__all__ = ["WebSocket", "encode_messages", "handshake_error"]
 
 logger = logging.getLogger("aiosio.http")
 
@@ -37,6 +38,22 @@ _CONNECTING, _OPEN, _CLOSING, _CLOSED = range(4)
 CLOSE_TIMEOUT = 3.0
 #: Payloads up to this size are copied into one ``write``; larger ones go out beside their header.
 _JOIN_LIMIT = 4096
+#: The two-byte headers of final text frames of 0-125 bytes.
+_TEXT_HEADERS = tuple(frame_header(OP_TEXT, size) for size in range(126))
+
+
+def encode_messages(messages: tuple[str | bytes, ...]) -> bytes:
+    """Whole unfragmented server frames for ``messages`` (``str`` as text, ``bytes`` as binary)."""
+    out = []
+    for message in messages:
+        if type(message) is str:
+            payload = message.encode("utf-8")
+            out.append(frame_header(OP_TEXT, len(payload)))
+        else:
+            payload = cast(bytes, message)
+            out.append(frame_header(OP_BINARY, len(payload)))
+        out.append(payload)
+    return b"".join(out)
 
 
 def handshake_error(request: Request) -> str | None:
@@ -126,16 +143,29 @@ class WebSocket(FrameReader, asyncio.Protocol):
         """Queue one message; a no-op once the connection is closing."""
         if self._state != _OPEN:
             return
-        if isinstance(data, str):
+        if type(data) is str:
             payload = data.encode("utf-8")
+            size = len(payload)
+            if size < 126:
+                self.transport.write(_TEXT_HEADERS[size] + payload)
+                return
             opcode = OP_TEXT
         else:
-            payload = data
+            payload = cast(bytes, data)
+            size = len(payload)
             opcode = OP_BINARY
-        if len(payload) <= _JOIN_LIMIT:
-            self.transport.write(frame_header(opcode, len(payload)) + payload)
+        if size <= _JOIN_LIMIT:
+            self.transport.write(frame_header(opcode, size) + payload)
         else:
-            self.transport.writelines((frame_header(opcode, len(payload)), payload))
+            self.transport.writelines((frame_header(opcode, size), payload))
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        """Write messages prepared once for many connections; the first one frames them."""
+        if self._state == _OPEN:
+            frames = prepared.frames
+            if frames is None:
+                frames = prepared.frames = encode_messages(prepared.messages)
+            self.transport.write(frames)
 
     def send_frames(self, frames: list[bytes]) -> None:
         """Write already-encoded frames in one go (broadcast, batches)."""
@@ -166,6 +196,28 @@ class WebSocket(FrameReader, asyncio.Protocol):
         if self._state > _CLOSING:
             return
         try:
+            # The hot path: one whole, final, masked text frame shorter than 126 bytes, with
+            # nothing buffered before it. Anything else goes through the general reader.
+            size = len(data)
+            if (
+                6 < size <= 131
+                and data[1] == size + 122
+                and data[0] == 0x81
+                and self._buf is None
+                and self._frags is None
+                and size - 6 <= self.max_size
+            ):
+                try:
+                    text = apply_mask(data[6:], data[2:6]).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FrameError(1007, "invalid UTF-8 in a text message") from None
+                handler = self._handler
+                if handler is not None and self._state == _OPEN:
+                    try:
+                        handler.on_message(text)
+                    except Exception:
+                        logger.exception("websocket message handler failed")
+                return
             self.feed(data)
         except FrameError as exc:
             if self._state == _OPEN:

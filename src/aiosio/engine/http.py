@@ -9,6 +9,9 @@ A host parses HTTP and WebSocket framing; the engine speaks Engine.IO. They meet
 * For a WebSocket upgrade request the host calls ``app.handle_websocket(request, connection)``. The
   engine answers with ``connection.accept(handler)`` (the host completes the upgrade and from then on
   feeds every message to ``handler.on_message``) or ``connection.reject(response)`` (plain HTTP answer).
+* A broadcast reaches many connections as one :class:`PreparedMessages`: the engine encodes its
+  messages once, and a host may keep its wire form (``frames``) on it, so that every further
+  connection writes the same bytes.
 
 Everything here is callback based so that no task is needed per message or per request.
 """
@@ -21,6 +24,7 @@ from urllib.parse import parse_qsl
 
 __all__ = [
     "EngineApp",
+    "PreparedMessages",
     "Request",
     "Response",
     "WebSocketConnection",
@@ -74,7 +78,12 @@ class Request:
         """The query string as a dict (the first value wins for repeated keys)."""
         if self._query is None:
             query: dict[str, str] = {}
-            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            text = self.query_string
+            if "%" in text or "+" in text or ";" in text:
+                pairs = parse_qsl(text, keep_blank_values=True)
+            else:  # nothing to decode: the common case (EIO=4&transport=polling&t=...&sid=...)
+                pairs = [(k, v) for k, _, v in (p.partition("=") for p in text.split("&") if p)]
+            for key, value in pairs:
                 query.setdefault(key, value)
             self._query = query
         return self._query
@@ -104,6 +113,24 @@ class Response:
         return f"<Response {self.status} {self.body[:60]!r}>"
 
 
+class PreparedMessages:
+    """WebSocket messages written to many connections, encoded once.
+
+    ``messages`` are what :meth:`WebSocketConnection.send` would be given, in order. ``frames`` is
+    free for the host: the embedded server stores the framed bytes there on first use, and every
+    other connection writes that same object.
+    """
+
+    __slots__ = ("frames", "messages")
+
+    def __init__(self, messages: tuple[str | bytes, ...]) -> None:
+        self.messages = messages
+        self.frames: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<PreparedMessages {len(self.messages)}>"
+
+
 class WebSocketHandler(Protocol):
     """What the engine gives the host for an accepted WebSocket."""
 
@@ -131,6 +158,9 @@ class WebSocketConnection(Protocol):
 
     def send(self, data: str | bytes) -> None:
         """Queue one text (``str``) or binary (``bytes``) message. Never blocks."""
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        """Queue ``prepared.messages`` (the same object goes to many connections). Never blocks."""
 
     def close(self, code: int = 1000) -> None:
         """Send a close frame and close the connection once it is flushed."""

@@ -14,7 +14,7 @@ from ..protocol.engineio import (
     decode_packet,
     encode_payload,
 )
-from .http import Request, Response
+from .http import PreparedMessages, Request, Response
 
 if TYPE_CHECKING:
     from .socket import EngineSocket
@@ -78,9 +78,17 @@ class PollingTransport:
             self._flush_scheduled = True
             self.socket.loop.call_soon(self._flush)
 
-    def send_message(self, data: str | bytes) -> None:
-        """Queue one message packet."""
+    def send_message(self, data: str | bytes) -> int:
+        """Queue one message packet; return the bytes waiting for the next GET."""
         self.send_packet(Packet(PacketType.MESSAGE, data))
+        return self._buffered_bytes
+
+    def send_prepared(self, prepared: PreparedMessages) -> int:
+        """Queue messages prepared for many sessions (their WebSocket form, see ``prepare``)."""
+        for message in prepared.messages:
+            data = message[1:] if type(message) is str else message
+            self.send_packet(Packet(PacketType.MESSAGE, data))
+        return self._buffered_bytes
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -190,4 +198,8 @@ class PollingTransport:
         else:
             logger.info("session %s: polling payload is not UTF-8", socket.id)
             socket._on_parse_error("payload is not valid UTF-8")
+        if self._flush_scheduled:
+            # What the handlers of these packets sent leaves now, in one payload, ahead of the
+            # POST's answer (as the reference orders them), not one loop iteration later.
+            self._flush()
         server._respond(request, respond, 200, b"ok", "text/html")

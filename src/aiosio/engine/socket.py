@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol.engineio import Packet, PacketType
@@ -16,7 +16,7 @@ from ..protocol.session import (
     Session,
     UpgradeProbe,
 )
-from .http import Request
+from .http import PreparedMessages, Request
 from .polling import PollingTransport
 from .websocket import WebSocketTransport
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["EngineSocket"]
+__all__ = ["EngineSocket", "prepare"]
 
 logger = logging.getLogger("aiosio.engine")
 
@@ -36,6 +36,11 @@ _EVENTS = frozenset({"message", "close", "upgrade", "upgrading", "drain", "packe
 _CLOSE_TIMEOUT = 30.0
 
 Listener = Callable[..., Any]
+
+
+def prepare(messages: Iterable[str | bytes]) -> PreparedMessages:
+    """Encode messages once for :meth:`EngineSocket.send_prepared` to many sessions."""
+    return PreparedMessages(tuple("4" + m if type(m) is str else m for m in messages))
 
 
 class EngineSocket:
@@ -57,6 +62,7 @@ class EngineSocket:
         "_transport",
         "_upgrading",
         "id",
+        "is_open",
         "loop",
         "request",
         "server",
@@ -83,6 +89,9 @@ class EngineSocket:
         self._closing = False
         self._close_deadline: float | None = None
         self.upgraded = False
+        #: True while the session is open and not closing: a plain attribute for the hot paths
+        #: (``ready_state == "open"`` without a property call).
+        self.is_open = True
 
     # -- public API -----------------------------------------------------------------------------
     @property
@@ -147,17 +156,25 @@ class EngineSocket:
 
     def send(self, data: str | bytes) -> None:
         """Send one message. Never blocks; dropped once the session is closing or closed."""
-        if self.session.state is ReadyState.OPEN and not self._closing:
-            self._transport.send_message(data)
+        if self.is_open and self._transport.send_message(data) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
     write = send
+
+    def send_prepared(self, prepared: PreparedMessages) -> None:
+        """Send messages made by :func:`prepare`; the same object may go to many sessions."""
+        if (
+            self.is_open
+            and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
+        ):
+            self.server._check_buffer(self)
 
     def close(self) -> None:
         """Close the session after flushing what is buffered; listeners see ``"forced close"``."""
         if self._closed or self._closing:
             return
         self._closing = True
+        self.is_open = False
         transport = self._transport
         if isinstance(transport, PollingTransport) and not transport.writable:
             # The buffer and the close packet leave with the client's next GET.
@@ -328,6 +345,7 @@ class EngineSocket:
     def _on_close(self, reason: CloseReason, description: str | None) -> None:
         if not self.session.close():
             return
+        self.is_open = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

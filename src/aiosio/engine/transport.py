@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Protocol
 
 from ..protocol.engineio import Packet
+from .http import PreparedMessages
 
 __all__ = ["Transport"]
 
@@ -17,8 +18,11 @@ class Transport(Protocol):
     def send_packet(self, packet: Packet) -> None:
         """Queue or write one packet."""
 
-    def send_message(self, data: str | bytes) -> None:
-        """Queue or write one message packet (the hot path)."""
+    def send_message(self, data: str | bytes) -> int:
+        """Queue or write one message packet (the hot path); return :attr:`buffered_amount`."""
+
+    def send_prepared(self, prepared: PreparedMessages) -> int:
+        """Queue or write messages prepared for many sessions; return :attr:`buffered_amount`."""
 
     @property
     def buffered_amount(self) -> int:

@@ -9,7 +9,7 @@ from ..exceptions import EngineProtocolError
 from ..protocol.engineio import Packet, decode_packet, encode_packet
 
 if TYPE_CHECKING:
-    from .http import WebSocketConnection
+    from .http import PreparedMessages, WebSocketConnection
     from .socket import EngineSocket
 
 __all__ = ["WebSocketTransport"]
@@ -43,7 +43,15 @@ class WebSocketTransport:
             return
         socket = self.socket
         if not self.probing and type(data) is str and data[:1] == "4":
-            socket._on_message(data[1:])  # the hot path: a text message, no packet object
+            # The hot path: a text message, no packet object, straight to the one listener.
+            fn = socket._on_message_fn
+            if fn is None:
+                socket._on_message(data[1:])
+                return
+            try:
+                fn(data[1:])
+            except Exception:
+                logger.exception("session %s: error in message listener", socket.id)
             return
         try:
             packet = decode_packet(data)
@@ -75,10 +83,19 @@ class WebSocketTransport:
         if not self._closed:
             self.connection.send(encode_packet(packet))
 
-    def send_message(self, data: str | bytes) -> None:
-        """Write one message packet."""
+    def send_message(self, data: str | bytes) -> int:
+        """Write one message packet; return the bytes the host still holds."""
+        connection = self.connection
         if not self._closed:
-            self.connection.send("4" + data if type(data) is str else data)
+            connection.send("4" + data if type(data) is str else data)
+        return connection.buffered_amount
+
+    def send_prepared(self, prepared: PreparedMessages) -> int:
+        """Write messages prepared for many sessions; return the bytes the host still holds."""
+        connection = self.connection
+        if not self._closed:
+            connection.send_prepared(prepared)
+        return connection.buffered_amount
 
     @property
     def buffered_amount(self) -> int:

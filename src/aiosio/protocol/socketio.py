@@ -43,6 +43,7 @@ __all__ = [
     "Packet",
     "PacketType",
     "Parser",
+    "encode_ack_text",
     "encode_event_text",
 ]
 
@@ -170,21 +171,37 @@ def _reject_buffers(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> str | None:
-    """Return the text of an EVENT packet, or ``None`` if ``data`` holds binary.
-
-    The hot path of ``emit``: one orjson call and no scan for buffers. When this returns ``None``
-    the caller encodes the packet with :meth:`Encoder.encode` instead.
-    """
-    if not isinstance(data, (list, tuple)):
-        raise TypeError("event data must be a list [event_name, *args]")
+def _encode_text(digit: str, nsp: str, data: list[Any], ack_id: int | None) -> str | None:
+    if type(data) is not list and not isinstance(data, (list, tuple)):
+        raise TypeError("event and ack data must be a list")
     try:
         body = orjson.dumps(data, default=_reject_buffers, option=_OPTIONS).decode()
     except orjson.JSONEncodeError as exc:
         if isinstance(exc.__cause__, _HasBinaryError) or has_binary(data):
             return None
         body = _json.dumps(data)
-    return _head("2", nsp, ack_id) + body
+    if nsp == "/" and ack_id is None:
+        return digit + body
+    return _head(digit, nsp, ack_id) + body
+
+
+def encode_event_text(nsp: str, data: list[Any], ack_id: int | None = None) -> str | None:
+    """Return the text of an EVENT packet, or ``None`` if ``data`` holds binary.
+
+    The hot path of ``emit``: one orjson call and no scan for buffers. When this returns ``None``
+    the caller encodes the packet with :meth:`Encoder.encode` instead.
+    """
+    if type(data) is list and nsp == "/" and ack_id is None:  # _encode_text inlined
+        try:
+            return "2" + orjson.dumps(data, default=_reject_buffers, option=_OPTIONS).decode()
+        except orjson.JSONEncodeError:
+            pass
+    return _encode_text("2", nsp, data, ack_id)
+
+
+def encode_ack_text(nsp: str, args: list[Any], ack_id: int) -> str | None:
+    """Return the text of an ACK packet, or ``None`` if ``args`` holds binary (see above)."""
+    return _encode_text("3", nsp, args, ack_id)
 
 
 class Encoder:

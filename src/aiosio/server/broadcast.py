@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, AdapterSocket
 
 __all__ = [
+    "PLAIN_TYPES",
     "BroadcastOperator",
     "Broadcasting",
     "RemoteSocket",
@@ -29,14 +30,20 @@ __all__ = [
 
 logger = logging.getLogger("aiosio.server")
 
-_PLAIN = (str, int, float, bool, dict, list, type(None), bytes)
+#: Argument types the encoder takes as they are (``prepare_args`` leaves them alone).
+PLAIN_TYPES = frozenset((str, int, float, bool, dict, list, type(None), bytes))
 
 
 def prepare_args(args: Iterable[Any]) -> list[Any]:
     """Turn outgoing arguments into what the encoder takes: binary views and files become ``bytes``."""
     out = list(args)
+    for value in out:
+        if type(value) not in PLAIN_TYPES:
+            break
+    else:
+        return out
     for i, value in enumerate(out):
-        if type(value) in _PLAIN:
+        if type(value) in PLAIN_TYPES:
             continue
         if isinstance(value, (bytearray, memoryview)):
             out[i] = bytes(value)

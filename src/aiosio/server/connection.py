@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import drive
+from aiosio._json import loads
+from aiosio.engine.socket import prepare
 from aiosio.exceptions import SocketProtocolError
-from aiosio.protocol.socketio import Packet, PacketType
+from aiosio.protocol.socketio import MAX_ACK_ID, RESERVED_EVENTS, Decoder, Packet, PacketType
 
 if TYPE_CHECKING:
     from aiosio.engine.socket import EngineSocket
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["Connection"]
 
 logger = logging.getLogger("aiosio.server")
+
+#: The last (encoded parts, prepared messages) pair: every recipient of a broadcast gets the very same
+#: ``encoded`` object, so one identity check finds its prepared form (holding it keeps it alive).
+_last_prepared: list[Any] = [None, None]
 
 _CONNECT = PacketType.CONNECT
 _CONNECT_ERROR = PacketType.CONNECT_ERROR
@@ -39,6 +45,7 @@ class Connection:
         "_connecting",
         "_decoder",
         "_encoder",
+        "_json",
         "conn",
         "id",
         "nsps",
@@ -52,11 +59,14 @@ class Connection:
         self.id: str = conn.id
         self._encoder = server.encoder
         self._decoder = server.parser.decoder()
+        #: The stock JSON decoder: events on "/" may take the inline fast path in _on_message.
+        self._json = type(self._decoder) is Decoder
         #: sockets by socket id
         self.sockets: dict[str, Socket] = {}
         #: sockets by namespace name
         self.nsps: dict[str, Socket] = {}
-        self._connecting: set[str] = set()
+        #: namespaces with a CONNECT in progress (created on first use: most clients join one)
+        self._connecting: set[str] | None = None
         self._closed = False
         self._attachment_timer: asyncio.TimerHandle | None = None
         loop = asyncio.get_running_loop()
@@ -72,22 +82,17 @@ class Connection:
     @property
     def is_open(self) -> bool:
         """Whether the Engine.IO socket is open."""
-        return not self._closed and self.conn.ready_state == "open"
+        return not self._closed and self.conn.is_open
 
     # -- writing ----------------------------------------------------------------------------------
 
     def write_packet(self, packet: Packet, volatile: bool = False) -> None:
         """Encode and send one packet."""
-        if self.conn.ready_state != "open":
+        conn = self.conn
+        if not conn.is_open:
             logger.debug("%s: ignoring packet write, connection not open", self.id)
             return
-        self.write_encoded(self._encoder.encode(packet), volatile)
-
-    def write_encoded(self, encoded: Sequence[str | bytes], volatile: bool = False) -> None:
-        """Send already-encoded parts (the same objects may go to many connections)."""
-        conn = self.conn
-        if conn.ready_state != "open":
-            return
+        encoded = self._encoder.encode(packet)
         if volatile and not conn.writable:
             logger.debug("%s: volatile packet dropped", self.id)
             return
@@ -95,9 +100,60 @@ class Connection:
         for part in encoded:
             send(part)
 
+    def write_encoded(self, encoded: Sequence[str | bytes], volatile: bool = False) -> None:
+        """Send already-encoded parts (the same objects may go to many connections).
+
+        A broadcast hands the same ``encoded`` object to every recipient: it is prepared for the
+        engine (and framed by the host) once, and the same bytes are written to every socket.
+        """
+        conn = self.conn
+        if not conn.is_open:
+            return
+        if volatile and not conn.writable:
+            logger.debug("%s: volatile packet dropped", self.id)
+            return
+        last = _last_prepared
+        if last[0] is encoded:
+            prepared = last[1]
+        else:
+            prepared = prepare(encoded)
+            last[0] = encoded
+            last[1] = prepared
+        conn.send_prepared(prepared)
+
     # -- reading ----------------------------------------------------------------------------------
 
     def _on_message(self, data: str | bytes) -> None:
+        if type(data) is str and data[:1] == "2" and self._json and self._attachment_timer is None:
+            # The hot path: an EVENT on "/" (with or without an ack id), decoded inline, with no
+            # Packet object. Anything unusual falls through to the decoder, which says what is wrong.
+            start = data.find("[", 1, 18)
+            if start == 1:
+                ack_id = None
+            elif start > 1 and (digits := data[1:start]).isdigit() and digits.isascii():
+                ack_id = int(digits)
+                if ack_id > MAX_ACK_ID:
+                    start = -1
+            else:
+                start = -1
+            if start > 0:
+                socket = self.nsps.get("/")
+                if socket is not None:
+                    try:
+                        payload = loads(data[start:])
+                    except ValueError:
+                        payload = None
+                    if (
+                        type(payload) is list
+                        and payload
+                        and type(payload[0]) is str
+                        and payload[0] not in RESERVED_EVENTS
+                    ):
+                        if socket._fns:
+                            socket._on_event(payload, ack_id)
+                        else:
+                            socket._dispatch(payload, ack_id)
+                        return
         try:
             packet = self._decoder.add(data)
         except SocketProtocolError as exc:
@@ -127,7 +183,9 @@ class Connection:
                 socket._on_packet(packet)
                 return
         elif kind == _CONNECT:
-            if name in self._connecting:
+            if self._connecting is None:
+                self._connecting = set()
+            elif name in self._connecting:
                 logger.debug("%s: already connecting to %s", self.id, name)
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
@@ -141,7 +199,7 @@ class Connection:
         logger.info("%s: invalid packet from %s, closing: %s", self.id, self._peer(), exc)
         self._decoder.reset()
         self._teardown("parse error", None)
-        if self.conn.ready_state == "open":
+        if self.conn.is_open:
             self.conn.close()
 
     def _on_attachment_timeout(self) -> None:
@@ -170,7 +228,10 @@ class Connection:
                 return
             await nsp._add(self, auth)
         finally:
-            self._connecting.discard(name)
+            if self._connecting is not None:
+                self._connecting.discard(name)
+                if not self._connecting:
+                    self._connecting = None
 
     def _attach(self, socket: Socket) -> None:
         """Called by the namespace once ``socket`` is connected."""
@@ -204,7 +265,7 @@ class Connection:
 
     def close(self) -> None:
         """Close the Engine.IO connection (reason ``"forced server close"`` for the sockets)."""
-        if self.conn.ready_state == "open":
+        if self.conn.is_open:
             self._teardown("forced server close", None)
             self.conn.close()
 

@@ -7,13 +7,21 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable, Iterable
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import AnyListeners, drive, invoke
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
-from aiosio.protocol.socketio import Packet, PacketType
-from aiosio.server.broadcast import BroadcastOperator, Targeting, ack_value, prepare_args, rooms_of
+from aiosio.protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
+from aiosio.server.broadcast import (
+    PLAIN_TYPES,
+    BroadcastOperator,
+    Targeting,
+    ack_value,
+    prepare_args,
+    rooms_of,
+)
 from aiosio.server.handshake import Handshake
 from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
 
@@ -86,6 +94,7 @@ class Socket(AnyListeners, Targeting):
         "_fns",
         "_in_task",
         "_missed",
+        "_recovery",
         "_restored_rooms",
         "connected",
         "data",
@@ -108,6 +117,7 @@ class Socket(AnyListeners, Targeting):
         self._adapter: Adapter = nsp.adapter
         server = nsp.server
         self._in_task: bool = server.task_per_handler
+        self._recovery = server.recovery is not None
         #: whether the socket is connected to its namespace
         self.connected = False
         #: whether the connection state was restored after a temporary disconnection
@@ -217,9 +227,24 @@ class Socket(AnyListeners, Targeting):
             raise ValueError(f"{event!r} is a reserved event name")
         if type(event) is not str:
             raise TypeError("event name must be a str")
+        if self._flags is None and not self._any_out and not self._recovery:
+            # The hot path: one JSON encoding, straight to the engine (no Packet, no flags).
+            for value in args:
+                if type(value) not in PLAIN_TYPES:
+                    data = [event, *prepare_args(args)]
+                    break
+            else:
+                data = [event, *args]
+            text = encode_event_text(self.nsp.name, data)
+            conn = self._conn.conn
+            if text is None:
+                self._conn.write_packet(Packet(_EVENT, self.nsp.name, data))
+            elif conn.is_open:
+                conn.send(text)
+            return
         flags = self._take_flags()
         packet = Packet(_EVENT, self.nsp.name, [event, *prepare_args(args)])
-        if self.nsp.server.recovery is not None:
+        if self._recovery:
             # through the adapter, so that the packet gets an offset and is kept for recovery
             self._adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
             return
@@ -339,18 +364,16 @@ class Socket(AnyListeners, Targeting):
             reply["pid"] = self.pid
         self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name, reply))
 
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        if self._fns:
+            drive(self._run_middlewares(data, ack_id), None, logger, "socket middleware")
+        else:
+            self._dispatch(data, ack_id)
+
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind is _EVENT or kind is _BINARY_EVENT:
-            if self._fns:
-                drive(
-                    self._run_middlewares(packet.data, packet.id),
-                    None,
-                    logger,
-                    "socket middleware",
-                )
-            else:
-                self._dispatch(packet.data, packet.id)
+            self._on_event(packet.data, packet.id)
         elif kind is _ACK or kind is _BINARY_ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is None:
@@ -384,10 +407,24 @@ class Socket(AnyListeners, Targeting):
         if not handlers or event in _LOCAL_EVENTS:
             return
         args = data[1:]
-        if ack_id is None:
-            if len(handlers) == 1:
-                invoke(handlers[0], args, None, logger, event, in_task=self._in_task)
+        if len(handlers) == 1 and not self._in_task:
+            # invoke() inlined for the common case: one handler
+            try:
+                result = handlers[0](*args)
+            except Exception:
+                logger.exception("%s raised", event)
                 return
+            if result is not None and (
+                type(result) is CoroutineType or inspect.iscoroutine(result)
+            ):
+                drive(result, None if ack_id is None else _AckSender(self, ack_id), logger, event)
+            elif ack_id is not None:
+                try:
+                    self._send_ack(ack_id, result)
+                except Exception:
+                    logger.exception("acknowledgement of %s raised", event)
+            return
+        if ack_id is None:
             for handler in list(handlers):
                 invoke(handler, args, None, logger, event, in_task=self._in_task)
             return
@@ -405,7 +442,13 @@ class Socket(AnyListeners, Targeting):
             args = prepare_args(result)
         else:
             args = prepare_args((result,))
-        self._conn.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
+        text = encode_ack_text(self.nsp.name, args, ack_id)
+        if text is None:
+            self._conn.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
+        else:
+            conn = self._conn.conn
+            if conn.is_open:
+                conn.send(text)
 
     def _on_close(self, reason: str, description: Any = None) -> None:
         if not self.connected:

@@ -1,0 +1,146 @@
+"""Python cost of the embedded server's hot paths, in process: no sockets, no kernel.
+
+    python bench/inproc.py echo|ack|bcast|handshake [-n N]
+
+A fake transport stands in for the socket: masked client frames are fed to the real ``HttpProtocol``
+/ ``WebSocket`` objects of a server built with the benchmark handlers (bench/servers), and whatever
+the server writes is counted and dropped. The numbers are the Python share of each path (the kernel's
+share is measured by the real benchmark, bench/run.py). Best of 5 rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "servers"))
+
+from aiosio_server import build
+
+from aiosio._http.frames import OP_TEXT, encode_frame
+from aiosio._http.host import Host
+from aiosio._http.protocol import HttpProtocol
+
+UPGRADE = (
+    b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n\r\n"
+)
+MASK = b"\x01\x02\x03\x04"
+ECHO = b'42["echo",{"id":1,"text":"hello, world","n":[1,2,3]}]'
+ACK = b'421["echo_ack",{"id":1,"text":"hello, world","n":[1,2,3]}]'
+
+
+class FakeTransport:
+    """Just enough of an asyncio transport; counts the bytes written."""
+
+    def __init__(self) -> None:
+        self.protocol: Any = None
+        self.written = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def writelines(self, lines: Iterable[bytes]) -> None:
+        for data in lines:
+            self.written += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 5555) if name == "peername" else default
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> Any:
+        return self.protocol
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+def connect(host: Host) -> Any:
+    """Open a WebSocket and join "/"; return the WebSocket protocol object."""
+    transport = FakeTransport()
+    http = HttpProtocol(host)
+    transport.protocol = http
+    http.connection_made(transport)  # type: ignore[arg-type]
+    http.data_received(UPGRADE)
+    ws = transport.protocol
+    ws.data_received(encode_frame(OP_TEXT, b"40", mask=MASK))
+    return ws
+
+
+def best(rounds: int, fn: Any) -> float:
+    """The shortest of ``rounds`` timings of ``fn()``, in seconds."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+async def main(what: str, n: int) -> None:
+    host = Host(build()._app(), None, "http")
+    if what in ("echo", "ack"):
+        feed = connect(host).data_received
+        frame = encode_frame(OP_TEXT, ECHO if what == "echo" else ACK, mask=MASK)
+        for _ in range(2000):
+            feed(frame)
+
+        def run() -> None:
+            for _ in range(n):
+                feed(frame)
+
+        print(f"{what}: {best(5, run) / n * 1e6:.2f} us per message")
+    elif what == "bcast":
+        sockets = [connect(host) for _ in range(n)]
+        frame = encode_frame(OP_TEXT, b'42["bcast",{"seq":1}]', mask=MASK)
+        feed = sockets[0].data_received
+
+        def run() -> None:
+            for _ in range(20):
+                feed(frame)
+
+        took = best(7, run) / 20
+        print(
+            f"bcast to {n}: {took * 1e3:.3f} ms per broadcast, {took / n * 1e6:.3f} us per delivery"
+        )
+    else:
+
+        def run() -> None:
+            for _ in range(n):
+                connect(host).connection_lost(None)
+
+        print(f"handshake (WebSocket, CONNECT, close): {best(5, run) / n * 1e6:.1f} us")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("what", choices=("echo", "ack", "bcast", "handshake"))
+    parser.add_argument("-n", type=int, default=0, help="messages, or sockets for bcast")
+    args = parser.parse_args()
+    default = {"echo": 50_000, "ack": 50_000, "bcast": 1000, "handshake": 2000}[args.what]
+    uvloop.run(main(args.what, args.n or default))
