@@ -45,7 +45,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	MYPYPATH=bench/servers $(BIN)/mypy --explicit-package-bases bench/run.py bench/unmask.py bench/hosts_echo.py bench/servers
+	MYPYPATH=bench/servers $(BIN)/mypy --explicit-package-bases bench/*.py bench/servers
 
 unit: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest
