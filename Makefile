@@ -36,7 +36,7 @@ $(BENCH_STAMP): bench/package.json bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m examples.chat --host 127.0.0.1 --port 3000
 
 lint: $(STAMP)
