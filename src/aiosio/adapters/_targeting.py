@@ -4,15 +4,16 @@
 The server's :class:`~aiosio.server.broadcast.BroadcastOperator` and the emitter's
 :class:`~aiosio.adapters.emitter.BroadcastOperator` differ in what they hold besides the rooms and in
 how they keep flags; each says how to copy itself with other rooms (``_with_rooms``) and other flags
-(``_with_flags``).
+(``_with_flags``). Namespaces, sockets and emitters start an operator with the same modifiers
+(:class:`TargetingShortcuts`, :class:`ModifierShortcuts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
-__all__ = ["RoomTargeting", "rooms_of"]
+__all__ = ["ModifierShortcuts", "RoomTargeting", "TargetingShortcuts", "rooms_of"]
 
 
 def rooms_of(room: str | Iterable[str]) -> frozenset[str]:
@@ -60,3 +61,42 @@ class RoomTargeting:
     def volatile(self) -> Self:
         """The packet may be dropped for clients that cannot take it right now."""
         return self._with_flags(volatile=True)
+
+
+_Op = TypeVar("_Op", bound=RoomTargeting)
+
+
+class TargetingShortcuts(Generic[_Op]):
+    """``to`` / ``in_`` / ``except_``, each starting from ``self._operator()``."""
+
+    __slots__ = ()
+
+    def _operator(self) -> _Op:
+        raise NotImplementedError
+
+    def to(self, room: str | Iterable[str]) -> _Op:
+        """Target ``room`` (one or several)."""
+        return self._operator().to(room)
+
+    def in_(self, room: str | Iterable[str]) -> _Op:
+        """Alias of :meth:`to`."""
+        return self._operator().to(room)
+
+    def except_(self, room: str | Iterable[str]) -> _Op:
+        """Exclude the sockets in ``room`` (one or several)."""
+        return self._operator().except_(room)
+
+
+class ModifierShortcuts(TargetingShortcuts[_Op]):
+    """:class:`TargetingShortcuts` plus ``compress`` and ``volatile``."""
+
+    __slots__ = ()
+
+    def compress(self, value: bool) -> _Op:
+        """Whether to compress the packets."""
+        return self._operator().compress(value)
+
+    @property
+    def volatile(self) -> _Op:
+        """The packet may be dropped for clients that cannot take it right now."""
+        return self._operator().volatile

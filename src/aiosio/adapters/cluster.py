@@ -228,6 +228,10 @@ class ClusterAdapter(InMemoryAdapter):
         nsp = message.get("nsp")
         if nsp is not None and nsp != self.nsp.name:
             return
+        self._handle(message, uid, offset)
+
+    def _handle(self, message: ClusterMessage, uid: Any, offset: str | None) -> None:
+        """Act on a message from another server of this namespace (``uid``: its sender)."""
         kind = message.get("type")
         data = message.get("data")
         if not isinstance(data, dict):
@@ -626,15 +630,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self._last_publish = time.monotonic()
         return super().publish(message)
 
-    def _on_message(self, message: ClusterMessage, offset: str | None) -> None:
-        if not isinstance(message, dict):
-            return
-        uid = message.get("uid")
-        if uid == self.uid:
-            return
-        nsp = message.get("nsp")
-        if nsp is not None and nsp != self.nsp.name:
-            return
+    def _handle(self, message: ClusterMessage, uid: Any, offset: str | None) -> None:
         if isinstance(uid, str) and uid and uid != EMITTER_UID:
             self.nodes[uid] = time.monotonic()
         kind = message.get("type")
@@ -646,7 +642,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             if isinstance(uid, str):
                 self._remove_node(uid)
         else:
-            super()._on_message(message, offset)
+            super()._handle(message, uid, offset)
 
     async def server_count(self) -> int:
         return 1 + len(self.nodes)

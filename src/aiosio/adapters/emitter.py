@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from aiosio import _json
 from aiosio.adapters._codec import pack
-from aiosio.adapters._targeting import RoomTargeting
+from aiosio.adapters._targeting import ModifierShortcuts, RoomTargeting
 from aiosio.protocol.socketio import RESERVED_EVENTS, PacketType
 
 __all__ = ["BroadcastOperator", "Emitter"]
@@ -102,7 +102,7 @@ class BroadcastOperator(RoomTargeting):
         await self._request({"type": _REMOTE_DISCONNECT, "opts": self._opts(), "close": close})
 
 
-class Emitter:
+class Emitter(ModifierShortcuts[BroadcastOperator]):
     """Publishes to the servers of a cluster that use the classic Redis adapter.
 
     ``client`` is a ``redis.asyncio.Redis``; ``key`` the channel prefix of the adapters (``"socket.io"``).
@@ -126,27 +126,6 @@ class Emitter:
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self._target)
-
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Target ``room`` (one or several)."""
-        return self._operator().to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self._operator().to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room``."""
-        return self._operator().except_(room)
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self._operator().compress(value)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self._operator().volatile
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every client of the namespace, on every server."""

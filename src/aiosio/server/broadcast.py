@@ -9,7 +9,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import drive
-from aiosio.adapters._targeting import RoomTargeting, rooms_of
+from aiosio.adapters._targeting import (
+    ModifierShortcuts,
+    RoomTargeting,
+    TargetingShortcuts,
+    rooms_of,
+)
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SocketDetails
 from aiosio.exceptions import AckTimeoutError
 from aiosio.protocol.socketio import Packet, PacketType
@@ -206,7 +211,7 @@ class BroadcastOperator(RoomTargeting):
         self._adapter.disconnect_sockets(self._options(), close)
 
 
-class Targeting:
+class Targeting(TargetingShortcuts[BroadcastOperator]):
     """``to`` / ``in_`` / ``except_`` / ``local``, each starting from ``self._operator()``.
 
     A socket's operator leaves the socket itself out.
@@ -214,40 +219,16 @@ class Targeting:
 
     __slots__ = ()
 
-    def _operator(self) -> BroadcastOperator:
-        raise NotImplementedError
-
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Target ``room`` (one or several)."""
-        return self._operator().to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self._operator().to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room`` (one or several)."""
-        return self._operator().except_(room)
-
     @property
     def local(self) -> BroadcastOperator:
         """Only the sockets of this server."""
         return self._operator().local
 
 
-class Broadcasting(Targeting):
+class Broadcasting(ModifierShortcuts[BroadcastOperator], Targeting):
     """The broadcast methods of a namespace (and of the Server, for its main namespace)."""
 
     __slots__ = ()
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self._operator().compress(value)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self._operator().volatile
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """How long :meth:`emit_with_ack` waits for acknowledgements."""
