@@ -3,7 +3,9 @@
 // Events: open, handshake, upgrade, upgrade_error, message, ping, error, close, state, pong_dropped.
 // Commands: send {data}, close, drop_pongs {on}, state.
 const { Socket } = require("engine.io-client");
-const { emit, encodeData, decodeData, kindOf, onCommands } = require("./lines");
+const { emit, encodeData, decodeData, kindOf, onCommands, reportUncaught } = require("./lines");
+
+reportUncaught();
 
 const config = JSON.parse(process.argv[2]);
 const socket = new Socket(config.url, config.options || {});

@@ -5,7 +5,9 @@
 // Commands: send {sid, data}, close {sid}, clients, shutdown.
 const http = require("http");
 const { Server } = require("engine.io");
-const { emit, encodeData, decodeData, kindOf, onCommands } = require("./lines");
+const { emit, encodeData, decodeData, kindOf, onCommands, reportUncaught } = require("./lines");
+
+reportUncaught();
 
 const config = JSON.parse(process.argv[2] || "{}");
 const { refuse, corsOrigins, ...opts } = config;

@@ -2,28 +2,11 @@
 // Usage: node redis_emitter.js <redis url> <key>; JSON commands on stdin, {"ev": ...} lines on stdout.
 "use strict";
 
-const readline = require("readline");
 const { createClient } = require("redis");
 const { Emitter } = require("@socket.io/redis-emitter");
+const { emit: out, fromWire, driverError, onDriverCommands } = require("./lines");
 
 const [redisUrl, key] = process.argv.slice(2);
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-function fromWire(value) {
-  if (Array.isArray(value)) return value.map(fromWire);
-  if (value && typeof value === "object") {
-    if (typeof value.$bin === "string" && Object.keys(value).length === 1) {
-      return Buffer.from(value.$bin, "base64");
-    }
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = fromWire(v);
-    return res;
-  }
-  return value;
-}
 
 async function main() {
   const client = createClient({ url: redisUrl });
@@ -48,20 +31,14 @@ async function main() {
     exit: () => process.exit(0),
   };
 
-  readline.createInterface({ input: process.stdin }).on("line", (line) => {
-    if (!line.trim()) return;
-    const cmd = JSON.parse(line);
-    try {
-      handlers[cmd.cmd](cmd);
-      out({ ev: "done", tag: cmd.tag });
-    } catch (err) {
-      out({ ev: "driver_error", message: String((err && err.stack) || err) });
-    }
-  }).on("close", () => process.exit(0));
+  onDriverCommands((cmd) => {
+    handlers[cmd.cmd](cmd);
+    out({ ev: "done", tag: cmd.tag });
+  });
   out({ ev: "ready" });
 }
 
 main().catch((err) => {
-  out({ ev: "driver_error", message: String((err && err.stack) || err) });
+  driverError(err);
   process.exit(1);
 });

@@ -2,43 +2,11 @@
 // stdout, one per line. Binary values travel as {"$bin": "<base64>"}.
 "use strict";
 
-const readline = require("readline");
 const { io } = require("socket.io-client");
+const { emit: out, toWire, fromWire, onDriverCommands } = require("./lines");
 
 const sockets = new Map();
 const ackReplies = new Map(); // `${id}/${event}` -> args to acknowledge with, or null for no answer
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-function toWire(value) {
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
-  }
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value && typeof value === "object") {
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = toWire(v);
-    return res;
-  }
-  return value;
-}
-
-function fromWire(value) {
-  if (Array.isArray(value)) return value.map(fromWire);
-  if (value && typeof value === "object") {
-    if (typeof value.$bin === "string" && Object.keys(value).length === 1) {
-      return Buffer.from(value.$bin, "base64");
-    }
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = fromWire(v);
-    return res;
-  }
-  return value;
-}
 
 function connect(cmd) {
   const socket = io(cmd.url + (cmd.nsp && cmd.nsp !== "/" ? cmd.nsp : ""), cmd.opts || {});
@@ -98,13 +66,5 @@ const handlers = {
   },
 };
 
-readline.createInterface({ input: process.stdin }).on("line", (line) => {
-  if (!line.trim()) return;
-  const cmd = JSON.parse(line);
-  try {
-    handlers[cmd.cmd](cmd);
-  } catch (err) {
-    out({ ev: "driver_error", message: String(err && err.stack || err) });
-  }
-});
+onDriverCommands((cmd) => handlers[cmd.cmd](cmd), { exitOnClose: false });
 out({ ev: "ready" });

@@ -4,40 +4,11 @@
 "use strict";
 
 const http = require("http");
-const readline = require("readline");
 const { createClient } = require("redis");
 const { Server } = require("socket.io");
+const { emit: out, toWire, fromWire, driverError, onDriverCommands } = require("./lines");
 
 const [kind, redisUrl, prefix, recovery] = process.argv.slice(2);
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-function toWire(value) {
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value && typeof value === "object") {
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = toWire(v);
-    return res;
-  }
-  return value;
-}
-
-function fromWire(value) {
-  if (Array.isArray(value)) return value.map(fromWire);
-  if (value && typeof value === "object") {
-    if (typeof value.$bin === "string" && Object.keys(value).length === 1) {
-      return Buffer.from(value.$bin, "base64");
-    }
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = fromWire(v);
-    return res;
-  }
-  return value;
-}
 
 function target(io, cmd) {
   let op = io.of(cmd.nsp || "/");
@@ -172,13 +143,11 @@ async function main() {
     },
   };
 
-  readline.createInterface({ input: process.stdin }).on("line", (line) => {
-    if (!line.trim()) return;
-    const cmd = JSON.parse(line);
+  onDriverCommands((cmd) => {
     Promise.resolve()
       .then(() => handlers[cmd.cmd](cmd))
-      .catch((err) => out({ ev: "driver_error", message: String((err && err.stack) || err) }));
-  }).on("close", () => process.exit(0));
+      .catch(driverError);
+  });
 
   httpServer.listen(0, "127.0.0.1", () => {
     out({ ev: "ready", port: httpServer.address().port });
@@ -186,6 +155,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  out({ ev: "driver_error", message: String((err && err.stack) || err) });
+  driverError(err);
   process.exit(1);
 });

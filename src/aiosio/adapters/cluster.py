@@ -27,7 +27,6 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from aiosio.adapters._codec import (
-    handshake_to_wire,
     new_uid,
     opts_from_wire,
     opts_to_wire,
@@ -35,6 +34,15 @@ from aiosio.adapters._codec import (
     packet_from_wire,
     packet_to_wire,
     unpack,
+)
+from aiosio.adapters._requests import (
+    AckRequest,
+    PendingRequest,
+    close_requests,
+    send_request,
+    socket_from_wire,
+    socket_to_wire,
+    track_ack,
 )
 from aiosio.adapters.base import (
     AdapterNamespace,
@@ -97,10 +105,10 @@ _RESPONSE_TYPES = frozenset(
 _EVENT = int(PacketType.EVENT)
 
 
-class _Request:
+class _Request(PendingRequest):
     """A request to the other servers, waiting for their responses."""
 
-    __slots__ = ("current", "expected", "future", "kind", "missing", "responses", "timer")
+    __slots__ = ("current", "expected", "kind", "missing")
 
     def __init__(
         self,
@@ -110,14 +118,12 @@ class _Request:
         missing: set[str] | None,
         responses: list[Any],
     ) -> None:
+        super().__init__(future, responses)
         self.kind = kind
-        self.future = future
         self.expected = expected
         #: ids of the servers that have not answered (heartbeat mode), else ``None`` (count mode)
         self.missing = missing
         self.current = 0
-        self.responses = responses
-        self.timer: asyncio.TimerHandle | None = None
 
     @property
     def complete(self) -> bool:
@@ -129,26 +135,6 @@ class _Request:
         if self.missing is not None:
             return len(self.missing)
         return max(self.expected - self.current, 0)
-
-    def finish(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        if not self.future.done():
-            self.future.set_result(self.responses)
-
-
-class _AckRequest:
-    __slots__ = ("ack", "client_count", "timer")
-
-    def __init__(
-        self,
-        client_count: Callable[[int], None],
-        ack: Callable[..., None],
-        timer: asyncio.TimerHandle,
-    ) -> None:
-        self.client_count = client_count
-        self.ack = ack
-        self.timer = timer
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
@@ -180,7 +166,7 @@ class ClusterAdapter(InMemoryAdapter):
         self.uid = new_uid()
         self.requests_timeout = requests_timeout
         self._requests: dict[str, _Request] = {}
-        self._ack_requests: dict[str, _AckRequest] = {}
+        self._ack_requests: dict[str, AckRequest] = {}
         self._closed = False
 
     # -- what subclasses provide --------------------------------------------------------------------
@@ -242,6 +228,10 @@ class ClusterAdapter(InMemoryAdapter):
         nsp = message.get("nsp")
         if nsp is not None and nsp != self.nsp.name:
             return
+        self._handle(message, uid, offset)
+
+    def _handle(self, message: ClusterMessage, uid: Any, offset: str | None) -> None:
+        """Act on a message from another server of this namespace (``uid``: its sender)."""
         kind = message.get("type")
         data = message.get("data")
         if not isinstance(data, dict):
@@ -302,7 +292,7 @@ class ClusterAdapter(InMemoryAdapter):
         if not isinstance(requester, str):
             return
         opts = opts_from_wire(data.get("opts"))
-        sockets = [_socket_to_wire(socket) for socket in self._matching(opts)]
+        sockets = [socket_to_wire(socket) for socket in self._matching(opts)]
         self.publish_response(
             requester,
             {
@@ -346,25 +336,17 @@ class ClusterAdapter(InMemoryAdapter):
         if not isinstance(request_id, str):
             return
         kind = response.get("type")
-        if kind == MessageType.BROADCAST_CLIENT_COUNT:
-            ack_request = self._ack_requests.get(request_id)
-            count = data.get("clientCount")
-            if ack_request is not None and isinstance(count, int):
-                ack_request.client_count(count)
-        elif kind == MessageType.BROADCAST_ACK:
+        if kind == MessageType.BROADCAST_CLIENT_COUNT or kind == MessageType.BROADCAST_ACK:
             ack_request = self._ack_requests.get(request_id)
             if ack_request is not None:
-                if "packet" in data:
-                    ack_request.ack(data["packet"])
-                else:
-                    ack_request.ack()
+                ack_request.answer(kind == MessageType.BROADCAST_CLIENT_COUNT, data)
         elif kind == MessageType.FETCH_SOCKETS_RESPONSE:
             request = self._requests.get(request_id)
             sockets = data.get("sockets")
             if request is None or not isinstance(sockets, list):
                 return
             for item in sockets:
-                details = _socket_from_wire(item)
+                details = socket_from_wire(item)
                 if details is not None:
                     request.responses.append(details)
             self._answered(request_id, request, response.get("uid"))
@@ -450,9 +432,7 @@ class ClusterAdapter(InMemoryAdapter):
             # nobody tells this layer when the last client answered: forget the request after the
             # operator's timeout (or the requests timeout when the operator has none)
             ttl = opts.flags.timeout if opts.flags.timeout is not None else self.requests_timeout
-            loop = asyncio.get_running_loop()
-            timer = loop.call_later(ttl, self._ack_requests.pop, request_id, None)
-            self._ack_requests[request_id] = _AckRequest(client_count_callback, ack, timer)
+            track_ack(self._ack_requests, request_id, client_count_callback, ack, ttl)
         super().broadcast_with_ack(packet, opts, client_count_callback, ack)
 
     def add_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
@@ -502,20 +482,19 @@ class ClusterAdapter(InMemoryAdapter):
         if self._closed:
             raise AdapterError("the adapter is closed")
         request_id = new_uid()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         request = _Request(kind, future, expected, missing, responses)
-        self._requests[request_id] = request
         delay = wait if wait is not None else self.requests_timeout
-        request.timer = loop.call_later(delay, self._request_timed_out, request_id)
         data["requestId"] = request_id
-        try:
-            self.publish({"type": kind, "data": data})
-        except BaseException:
-            self._requests.pop(request_id, None)
-            request.timer.cancel()
-            raise
-        return await future
+        result: list[Any] = await send_request(
+            self._requests,
+            request_id,
+            request,
+            delay,
+            self._request_timed_out,
+            lambda: self.publish({"type": kind, "data": data}),
+        )
+        return result
 
     def _request_timed_out(self, request_id: str) -> None:
         request = self._requests.pop(request_id, None)
@@ -555,15 +534,7 @@ class ClusterAdapter(InMemoryAdapter):
 
     def close(self) -> Awaitable[None] | None:
         self._closed = True
-        for request in self._requests.values():
-            if request.timer is not None:
-                request.timer.cancel()
-            if not request.future.done():
-                request.future.set_exception(AdapterError("the adapter was closed"))
-        self._requests.clear()
-        for ack_request in self._ack_requests.values():
-            ack_request.timer.cancel()
-        self._ack_requests.clear()
+        close_requests(self._requests, self._ack_requests)
         return None
 
 
@@ -572,27 +543,6 @@ def _rooms(data: dict[str, Any]) -> list[str]:
     if not isinstance(rooms, list):
         return []
     return [room for room in rooms if isinstance(room, str)]
-
-
-def _socket_to_wire(socket: AdapterSocket) -> dict[str, Any]:
-    return {
-        "id": socket.id,
-        "handshake": handshake_to_wire(socket.handshake),
-        "rooms": list(socket.rooms),
-        "data": socket.data,
-    }
-
-
-def _socket_from_wire(value: Any) -> SocketDetails | None:
-    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-        return None
-    rooms = value.get("rooms")
-    return SocketDetails(
-        id=value["id"],
-        handshake=value.get("handshake"),
-        rooms=[room for room in rooms if isinstance(room, str)] if isinstance(rooms, list) else [],
-        data=value.get("data"),
-    )
 
 
 class ClusterAdapterWithHeartbeat(ClusterAdapter):
@@ -680,15 +630,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
         self._last_publish = time.monotonic()
         return super().publish(message)
 
-    def _on_message(self, message: ClusterMessage, offset: str | None) -> None:
-        if not isinstance(message, dict):
-            return
-        uid = message.get("uid")
-        if uid == self.uid:
-            return
-        nsp = message.get("nsp")
-        if nsp is not None and nsp != self.nsp.name:
-            return
+    def _handle(self, message: ClusterMessage, uid: Any, offset: str | None) -> None:
         if isinstance(uid, str) and uid and uid != EMITTER_UID:
             self.nodes[uid] = time.monotonic()
         kind = message.get("type")
@@ -700,7 +642,7 @@ class ClusterAdapterWithHeartbeat(ClusterAdapter):
             if isinstance(uid, str):
                 self._remove_node(uid)
         else:
-            super()._on_message(message, offset)
+            super()._handle(message, uid, offset)
 
     async def server_count(self) -> int:
         return 1 + len(self.nodes)

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from aiosio import _json
 from aiosio.adapters._codec import pack
+from aiosio.adapters._targeting import ModifierShortcuts, RoomTargeting
 from aiosio.protocol.socketio import RESERVED_EVENTS, PacketType
 
 __all__ = ["BroadcastOperator", "Emitter"]
@@ -29,16 +30,6 @@ _REMOTE_JOIN = 2
 _REMOTE_LEAVE = 3
 _REMOTE_DISCONNECT = 4
 _SERVER_SIDE_EMIT = 6
-
-
-def _room_set(room: str | Iterable[str]) -> frozenset[str]:
-    if isinstance(room, str):
-        return frozenset((room,))
-    rooms = frozenset(room)
-    for name in rooms:
-        if not isinstance(name, str):
-            raise TypeError(f"room names must be str, not {type(name).__name__}")
-    return rooms
 
 
 class _Target:
@@ -51,10 +42,10 @@ class _Target:
         self.request_channel = f"{key}-request#{nsp}#"
 
 
-class BroadcastOperator:
+class BroadcastOperator(RoomTargeting):
     """Targets and flags of an emitter broadcast. Immutable: every modifier returns a new operator."""
 
-    __slots__ = ("_except", "_flags", "_rooms", "_target")
+    __slots__ = ("_flags", "_target")
 
     def __init__(
         self,
@@ -68,31 +59,11 @@ class BroadcastOperator:
         self._except = except_
         self._flags: dict[str, Any] = flags or {}
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Also target ``room`` (one or several)."""
-        return BroadcastOperator(
-            self._target, self._rooms | _room_set(room), self._except, self._flags
-        )
+    def _with_rooms(self, rooms: frozenset[str], except_: frozenset[str]) -> BroadcastOperator:
+        return BroadcastOperator(self._target, rooms, except_, self._flags)
 
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self.to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room`` (one or several)."""
-        return BroadcastOperator(
-            self._target, self._rooms, self._except | _room_set(room), self._flags
-        )
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        flags = {**self._flags, "compress": bool(value)}
-        return BroadcastOperator(self._target, self._rooms, self._except, flags)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        flags = {**self._flags, "volatile": True}
+    def _with_flags(self, **changes: Any) -> BroadcastOperator:
+        flags = {**self._flags, **changes}
         return BroadcastOperator(self._target, self._rooms, self._except, flags)
 
     def _opts(self) -> dict[str, Any]:
@@ -131,7 +102,7 @@ class BroadcastOperator:
         await self._request({"type": _REMOTE_DISCONNECT, "opts": self._opts(), "close": close})
 
 
-class Emitter:
+class Emitter(ModifierShortcuts[BroadcastOperator]):
     """Publishes to the servers of a cluster that use the classic Redis adapter.
 
     ``client`` is a ``redis.asyncio.Redis``; ``key`` the channel prefix of the adapters (``"socket.io"``).
@@ -155,27 +126,6 @@ class Emitter:
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self._target)
-
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Target ``room`` (one or several)."""
-        return self._operator().to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self._operator().to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room``."""
-        return self._operator().except_(room)
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self._operator().compress(value)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self._operator().volatile
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every client of the namespace, on every server."""

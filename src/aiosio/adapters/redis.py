@@ -33,7 +33,6 @@ from aiosio import _json
 from aiosio.adapters._codec import (
     decode_json_or_msgpack,
     flags_to_wire,
-    handshake_to_wire,
     has_binary,
     opts_from_wire,
     opts_to_wire,
@@ -44,6 +43,15 @@ from aiosio.adapters._codec import (
     unpack,
 )
 from aiosio.adapters._redis_link import RedisLink
+from aiosio.adapters._requests import (
+    AckRequest,
+    PendingRequest,
+    close_requests,
+    send_request,
+    socket_from_wire,
+    socket_to_wire,
+    track_ack,
+)
 from aiosio.adapters.base import AdapterNamespace, AdapterSocket, BroadcastOptions, SocketDetails
 from aiosio.adapters.cluster import ClusterAdapter, ClusterMessage, MessageType
 from aiosio.adapters.memory import InMemoryAdapter
@@ -94,34 +102,18 @@ def _encode(value: dict[str, Any]) -> bytes | str:
     return _json.dumps(value)
 
 
-class _Pending:
+class _Pending(PendingRequest):
     """A classic request waiting for ``num_sub`` answers (this server counts as the first)."""
 
-    __slots__ = ("future", "kind", "msg_count", "num_sub", "responses", "timer")
+    __slots__ = ("kind", "msg_count", "num_sub")
 
     def __init__(
         self, kind: int, future: asyncio.Future[Any], num_sub: int, responses: Any
     ) -> None:
+        super().__init__(future, responses)
         self.kind = kind
-        self.future = future
         self.num_sub = num_sub
         self.msg_count = 1 if kind != RequestType.SERVER_SIDE_EMIT else 0
-        self.responses = responses
-        self.timer: asyncio.TimerHandle | None = None
-
-
-class _AckPending:
-    __slots__ = ("ack", "client_count", "timer")
-
-    def __init__(
-        self,
-        client_count: Callable[[int], None],
-        ack: Callable[..., None],
-        timer: asyncio.TimerHandle,
-    ) -> None:
-        self.client_count = client_count
-        self.ack = ack
-        self.timer = timer
 
 
 class RedisAdapter(InMemoryAdapter):
@@ -161,7 +153,7 @@ class RedisAdapter(InMemoryAdapter):
         self.response_channel = f"{key}-response#{nsp.name}#"
         self.specific_response_channel = f"{self.response_channel}{self.uid}#"
         self._requests: dict[str, _Pending] = {}
-        self._ack_requests: dict[str, _AckPending] = {}
+        self._ack_requests: dict[str, AckRequest] = {}
         self._closed = False
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -194,15 +186,7 @@ class RedisAdapter(InMemoryAdapter):
         if self._closed:
             return None
         self._closed = True
-        for request in self._requests.values():
-            if request.timer is not None:
-                request.timer.cancel()
-            if not request.future.done():
-                request.future.set_exception(AdapterError("the adapter was closed"))
-        self._requests.clear()
-        for ack_request in self._ack_requests.values():
-            ack_request.timer.cancel()
-        self._ack_requests.clear()
+        close_requests(self._requests, self._ack_requests)
         return self._close()
 
     # -- publishing ---------------------------------------------------------------------------------
@@ -285,7 +269,7 @@ class RedisAdapter(InMemoryAdapter):
             if own or request_id in self._requests:
                 return
             opts = opts_from_wire(request.get("opts"))
-            sockets = [_socket_to_wire(socket) for socket in self._matching(opts)]
+            sockets = [socket_to_wire(socket) for socket in self._matching(opts)]
             self._respond(request, _encode({"requestId": request_id, "sockets": sockets}))
         elif kind == RequestType.SERVER_SIDE_EMIT:
             if not own:
@@ -394,15 +378,8 @@ class RedisAdapter(InMemoryAdapter):
         ack_request = self._ack_requests.get(request_id)
         if ack_request is not None:
             kind = response.get("type")
-            if kind == RequestType.BROADCAST_CLIENT_COUNT:
-                count = response.get("clientCount")
-                if isinstance(count, int):
-                    ack_request.client_count(count)
-            elif kind == RequestType.BROADCAST_ACK:
-                if "packet" in response:
-                    ack_request.ack(response["packet"])
-                else:
-                    ack_request.ack()
+            if kind == RequestType.BROADCAST_CLIENT_COUNT or kind == RequestType.BROADCAST_ACK:
+                ack_request.answer(kind == RequestType.BROADCAST_CLIENT_COUNT, response)
             return
         request = self._requests.get(request_id)
         if request is None:
@@ -416,7 +393,7 @@ class RedisAdapter(InMemoryAdapter):
                 request.responses.update(s for s in sockets if isinstance(s, str))
             else:
                 request.responses.extend(
-                    details for details in map(_socket_from_wire, sockets) if details is not None
+                    details for details in map(socket_from_wire, sockets) if details is not None
                 )
         elif request.kind == RequestType.ALL_ROOMS:
             request.msg_count += 1
@@ -429,10 +406,7 @@ class RedisAdapter(InMemoryAdapter):
             request.responses.append(response.get("data"))
         if request.msg_count >= request.num_sub:
             del self._requests[request_id]
-            if request.timer is not None:
-                request.timer.cancel()
-            if not request.future.done():
-                request.future.set_result(request.responses)
+            request.finish()
 
     # -- requests -----------------------------------------------------------------------------------
 
@@ -442,22 +416,20 @@ class RedisAdapter(InMemoryAdapter):
         if self._closed:
             raise AdapterError("the adapter is closed")
         request_id = _uid2(6)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         pending = _Pending(kind, future, num_sub, responses)
-        self._requests[request_id] = pending
         delay = self.requests_timeout if wait is None else wait
-        pending.timer = loop.call_later(delay, self._timed_out, request_id)
-        try:
-            self._publish(
+        return await send_request(
+            self._requests,
+            request_id,
+            pending,
+            delay,
+            self._timed_out,
+            lambda: self._publish(
                 self.request_channel,
                 _encode({"uid": self.uid, "requestId": request_id, "type": kind, **body}),
-            )
-        except BaseException:
-            del self._requests[request_id]
-            pending.timer.cancel()
-            raise
-        return await future
+            ),
+        )
 
     def _timed_out(self, request_id: str) -> None:
         pending = self._requests.pop(request_id, None)
@@ -555,9 +527,7 @@ class RedisAdapter(InMemoryAdapter):
             )
             self._publish(self.request_channel, payload)
             ttl = opts.flags.timeout if opts.flags.timeout is not None else self.requests_timeout
-            loop = asyncio.get_running_loop()
-            timer = loop.call_later(ttl, self._ack_requests.pop, request_id, None)
-            self._ack_requests[request_id] = _AckPending(client_count_callback, ack, timer)
+            track_ack(self._ack_requests, request_id, client_count_callback, ack, ttl)
         super().broadcast_with_ack(packet, opts, client_count_callback, ack)
 
     def _remote(self, kind: int, opts: BroadcastOptions, extra: dict[str, Any]) -> None:
@@ -587,27 +557,6 @@ class RedisAdapter(InMemoryAdapter):
     def server_side_emit(self, event: str, args: Sequence[Any]) -> None:
         body = {"uid": self.uid, "type": RequestType.SERVER_SIDE_EMIT, "data": [event, *args]}
         self._publish(self.request_channel, _encode(body))
-
-
-def _socket_to_wire(socket: AdapterSocket) -> dict[str, Any]:
-    return {
-        "id": socket.id,
-        "handshake": handshake_to_wire(socket.handshake),
-        "rooms": list(socket.rooms),
-        "data": socket.data,
-    }
-
-
-def _socket_from_wire(value: Any) -> SocketDetails | None:
-    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-        return None
-    rooms = value.get("rooms")
-    return SocketDetails(
-        id=value["id"],
-        handshake=value.get("handshake"),
-        rooms=[room for room in rooms if isinstance(room, str)] if isinstance(rooms, list) else [],
-        data=value.get("data"),
-    )
 
 
 def _link_for(client: Redis | RedisLink, max_buffer: int | None) -> RedisLink:

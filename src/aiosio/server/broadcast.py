@@ -9,6 +9,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiosio._handlers import drive
+from aiosio.adapters._targeting import (
+    ModifierShortcuts,
+    RoomTargeting,
+    TargetingShortcuts,
+    rooms_of,
+)
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SocketDetails
 from aiosio.exceptions import AckTimeoutError
 from aiosio.protocol.socketio import Packet, PacketType
@@ -66,18 +72,7 @@ def ack_value(args: tuple[Any, ...] | list[Any]) -> Any:
     return tuple(args)
 
 
-def rooms_of(room: str | Iterable[str]) -> frozenset[str]:
-    """One room or an iterable of rooms, as a frozenset."""
-    if isinstance(room, str):
-        return frozenset((room,))
-    rooms = frozenset(room)
-    for name in rooms:
-        if not isinstance(name, str):
-            raise TypeError(f"room names must be str, not {type(name).__name__}")
-    return rooms
-
-
-class BroadcastOperator:
+class BroadcastOperator(RoomTargeting):
     """Who and how to broadcast to. Immutable: every modifier returns a new operator.
 
     ::
@@ -86,7 +81,7 @@ class BroadcastOperator:
         answers = await io.timeout(5).emit_with_ack("question")
     """
 
-    __slots__ = ("_adapter", "_except", "_flags", "_rooms")
+    __slots__ = ("_adapter", "_flags")
 
     def __init__(
         self,
@@ -134,32 +129,10 @@ class BroadcastOperator:
         )
         return BroadcastOperator(self._adapter, self._rooms, self._except, flags)
 
-    # -- modifiers --------------------------------------------------------------------------------
+    def _with_rooms(self, rooms: frozenset[str], except_: frozenset[str]) -> BroadcastOperator:
+        return BroadcastOperator(self._adapter, rooms, except_, self._flags)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Also target ``room`` (one or several). A socket in several targeted rooms gets one copy."""
-        return BroadcastOperator(
-            self._adapter, self._rooms | rooms_of(room), self._except, self._flags
-        )
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self.to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room`` (one or several)."""
-        return BroadcastOperator(
-            self._adapter, self._rooms, self._except | rooms_of(room), self._flags
-        )
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self._with_flags(compress=bool(value))
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self._with_flags(volatile=True)
+    # -- modifiers (to, in_, except_, compress and volatile come from RoomTargeting) ----------------
 
     @property
     def local(self) -> BroadcastOperator:
@@ -238,7 +211,7 @@ class BroadcastOperator:
         self._adapter.disconnect_sockets(self._options(), close)
 
 
-class Targeting:
+class Targeting(TargetingShortcuts[BroadcastOperator]):
     """``to`` / ``in_`` / ``except_`` / ``local``, each starting from ``self._operator()``.
 
     A socket's operator leaves the socket itself out.
@@ -246,40 +219,16 @@ class Targeting:
 
     __slots__ = ()
 
-    def _operator(self) -> BroadcastOperator:
-        raise NotImplementedError
-
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Target ``room`` (one or several)."""
-        return self._operator().to(room)
-
-    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
-        return self._operator().to(room)
-
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Exclude the sockets in ``room`` (one or several)."""
-        return self._operator().except_(room)
-
     @property
     def local(self) -> BroadcastOperator:
         """Only the sockets of this server."""
         return self._operator().local
 
 
-class Broadcasting(Targeting):
+class Broadcasting(ModifierShortcuts[BroadcastOperator], Targeting):
     """The broadcast methods of a namespace (and of the Server, for its main namespace)."""
 
     __slots__ = ()
-
-    def compress(self, value: bool) -> BroadcastOperator:
-        """Whether to compress the packets."""
-        return self._operator().compress(value)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """The packet may be dropped for clients that cannot take it right now."""
-        return self._operator().volatile
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """How long :meth:`emit_with_ack` waits for acknowledgements."""
