@@ -317,6 +317,19 @@ function isEchoReply(data) {
   return data.equals(ECHO_MSG);
 }
 
+/** Connect every client, then run the measured window with `start` setting each live one going. */
+async function runClients(makeClient, counters, start) {
+  const { clients, failures, connect_s } = await connectAll(opts.clients, makeClient, opts.concurrency);
+  const live = clients.filter((c) => c.ready);
+  const res = await measuredRun(clients, () => live.forEach(start), counters);
+  return Object.assign(res, { connect_failures: failures, connect_s });
+}
+
+/** A client's kick: put `opts.window` messages in flight with `fire`. */
+const fillWindow = (fire) => () => {
+  for (let k = 0; k < opts.window; k++) fire();
+};
+
 async function modeEcho() {
   const counters = { done: 0, measuring: false };
   const lat = new Samples(4_000_000);
@@ -343,10 +356,8 @@ async function modeEcho() {
     };
     return c;
   };
-  const { clients, failures, connect_s } = await connectAll(opts.clients, makeClient, opts.concurrency);
-  const live = clients.filter((c) => c.ready);
-  const res = await measuredRun(clients, () => live.forEach((c) => c.kick()), counters);
-  return Object.assign(res, { connect_failures: failures, connect_s, latency: lat.summary() });
+  const res = await runClients(makeClient, counters, (c) => c.kick());
+  return Object.assign(res, { latency: lat.summary() });
 }
 
 async function modeLatency() {
@@ -425,15 +436,11 @@ async function modeAck() {
       if (counters.measuring && head) lat.add(performance.now() - head.t);
       if (!stopping) fire();
     });
-    c.kick = () => {
-      for (let k = 0; k < opts.window; k++) fire();
-    };
+    c.kick = fillWindow(fire);
     return c;
   };
-  const { clients, failures, connect_s } = await connectAll(opts.clients, makeClient, opts.concurrency);
-  const live = clients.filter((c) => c.ready);
-  const res = await measuredRun(clients, () => live.forEach((c) => c.kick()), counters);
-  return Object.assign(res, { connect_failures: failures, connect_s, latency: lat.summary() });
+  const res = await runClients(makeClient, counters, (c) => c.kick());
+  return Object.assign(res, { latency: lat.summary() });
 }
 
 const BIN_HEADER = Buffer.from('451-["echo",{"_placeholder":true,"num":0}]');
@@ -464,19 +471,13 @@ async function modeBinary() {
       if (counters.measuring) lat.add(performance.now() - t0);
       if (!stopping) fire();
     });
-    c.kick = () => {
-      for (let k = 0; k < opts.window; k++) fire();
-    };
+    c.kick = fillWindow(fire);
     return c;
   };
-  const { clients, failures, connect_s } = await connectAll(opts.clients, makeClient, opts.concurrency);
-  const live = clients.filter((c) => c.ready);
-  const res = await measuredRun(clients, () => live.forEach((c) => c.kick()), counters);
+  const res = await runClients(makeClient, counters, (c) => c.kick());
   return Object.assign(res, {
     payload_bytes: opts.payloadSize,
     mib_per_s_each_way: (res.per_s * opts.payloadSize) / 1048576,
-    connect_failures: failures,
-    connect_s,
     latency: lat.summary(),
   });
 }
@@ -802,14 +803,8 @@ class PollClient {
 async function modePolling() {
   const counters = { done: 0, measuring: false };
   const lat = new Samples(2_000_000);
-  const { clients, failures, connect_s } = await connectAll(
-    opts.clients,
-    () => new PollClient(counters, lat),
-    opts.concurrency,
-  );
-  const live = clients.filter((c) => c.ready);
-  const res = await measuredRun(clients, () => live.forEach((c) => c.fire()), counters);
-  return Object.assign(res, { connect_failures: failures, connect_s, latency: lat.summary() });
+  const res = await runClients(() => new PollClient(counters, lat), counters, (c) => c.fire());
+  return Object.assign(res, { latency: lat.summary() });
 }
 
 // ---------------------------------------------------------------- main
