@@ -67,6 +67,15 @@ async def assert_ws_refused(url: str, message: str) -> None:
         assert message.encode() in status.response.body
 
 
+async def open_sid(ws: ClientConnection) -> str:
+    """Read the open packet of a direct WebSocket session and return its sid."""
+    opened = await recv(ws)
+    assert isinstance(opened, str)
+    assert opened[0] == "0"
+    sid: str = json.loads(opened[1:])["sid"]
+    return sid
+
+
 async def drain(ws: ClientConnection) -> list[str | bytes]:
     """Every message until the server closes the connection."""
     received: list[str | bytes] = []
@@ -424,7 +433,7 @@ async def test_bad_probe_abandons_upgrade(engine: EngineStarter, http: httpx.Asy
 async def test_websocket_disconnect(engine: EngineStarter) -> None:
     eut = await engine()
     async with connect(eut.websocket_url()) as ws:
-        sid = json.loads(str(await recv(ws))[1:])["sid"]
+        sid = await open_sid(ws)
         await ws.send("4hi")
         assert (await eut.expect_event("message", sid=sid))["data"] == "hi"
     closed = await eut.expect_event("close", sid=sid)
@@ -435,7 +444,7 @@ async def test_websocket_disconnect(engine: EngineStarter) -> None:
 async def test_websocket_server_close(engine: EngineStarter) -> None:
     eut = await engine()
     async with connect(eut.websocket_url()) as ws:
-        sid = json.loads(str(await recv(ws))[1:])["sid"]
+        sid = await open_sid(ws)
         await eut.send(sid, "bye")
         await eut.close_socket(sid)
         received = await drain(ws)
@@ -447,7 +456,7 @@ async def test_websocket_server_close(engine: EngineStarter) -> None:
 async def test_websocket_garbage_closes_session(engine: EngineStarter) -> None:
     eut = await engine()
     async with connect(eut.websocket_url()) as ws:
-        sid = json.loads(str(await recv(ws))[1:])["sid"]
+        sid = await open_sid(ws)
         await ws.send("zzz")
         closed = await eut.expect_event("close", sid=sid)
         assert closed["reason"] == "parse error"
@@ -456,7 +465,7 @@ async def test_websocket_garbage_closes_session(engine: EngineStarter) -> None:
 async def test_websocket_oversize_message_closes_session(engine: EngineStarter) -> None:
     eut = await engine(max_http_buffer_size=100)
     async with connect(eut.websocket_url()) as ws:
-        sid = json.loads(str(await recv(ws))[1:])["sid"]
+        sid = await open_sid(ws)
         await ws.send("4" + "x" * 500)
         closed = await eut.expect_event("close", sid=sid)
         assert closed["reason"] == "transport error"
