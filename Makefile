@@ -7,12 +7,26 @@ NODE_STAMP := node_modules/.installed
 BENCH_STAMP := bench/node_modules/.installed
 SYSTEM_STAMP := $(VENV)/.system
 
-.PHONY: run test lint typecheck unit bench clean
+# The suite runs on every supported CPython found here: python3.X on PATH, or pyenv's versions.
+SUPPORTED := 3.11 3.12 3.13
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
+# The default interpreter's version gets .venv; every other one found gets .venv-3.X.
+DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+OTHER_VERSIONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),$(SUPPORTED)),$(if $(call find_python,$(v)),$(v)))
+
+.PHONY: run test lint typecheck unit unit-other bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.venv-%/.installed: pyproject.toml
+	$(call find_python,$*) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -48,9 +62,18 @@ typecheck: $(STAMP)
 	MYPYPATH=bench/servers $(BIN)/mypy --explicit-package-bases bench/*.py bench/servers
 
 unit: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
+	@echo "== tests on Python $$($(BIN)/python -c 'import platform; print(platform.python_version())')"
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The same suite on every other supported Python installed here, one after the other.
+unit-other: $(foreach v,$(OTHER_VERSIONS),.venv-$(v)/.installed) $(NODE_STAMP) $(SYSTEM_STAMP)
+	@for v in $(OTHER_VERSIONS); do \
+	  echo "== tests on Python $$(.venv-$$v/bin/python -c 'import platform; print(platform.python_version())')"; \
+	  .venv-$$v/bin/pytest -q || exit 1; \
+	done
+
+test: lint typecheck unit unit-other
+	@echo "== passed on Python $(DEFAULT_VERSION) $(OTHER_VERSIONS) (supported: $(SUPPORTED))"
 
 # Needs a quiet machine (see docs/benchmarks.md). Smoke run: make bench BENCH_ARGS=--quick
 bench: $(STAMP) $(BENCH_STAMP)
@@ -58,4 +81,4 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache

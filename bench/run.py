@@ -74,6 +74,11 @@ def server_specs() -> dict[str, ServerSpec]:
             ServerSpec("psio", "python-socketio (uvicorn)", (py, str(servers / "psio_server.py"))),
             ServerSpec("aiosio", "aiosio (embedded)", (py, str(servers / "aiosio_server.py"))),
             ServerSpec(
+                "aiosio-async",
+                "aiosio (embedded, async def handlers)",
+                (py, str(servers / "aiosio_server.py"), "--async-handlers"),
+            ),
+            ServerSpec(
                 "aiosio-asgi",
                 "aiosio (ASGI, uvicorn)",
                 (py, str(servers / "aiosio_server.py"), "--asgi"),
@@ -127,6 +132,34 @@ def build_points(quick: bool) -> list[Point]:
             Point("echo", f"echo-{n}", f"echo, {n} clients", "echo", {"clients": n}, metrics)
         )
     n = 20 if quick else 100
+    async_servers = ("node", "psio", "aiosio", "aiosio-async")
+    points.append(
+        Point(
+            "async",
+            f"echo-async-{n}",
+            f"echo with async def handlers, {n} clients",
+            "echo",
+            {"clients": n},
+            (MSGS, CPU_MSG),
+            servers=async_servers,
+            subject="aiosio-async",
+        )
+    )
+    points.append(
+        Point(
+            "async",
+            f"ack-async-{n}",
+            f"ack with async def handlers, {n} clients",
+            "ack",
+            {"clients": n},
+            (
+                Metric("per_s", "throughput", "acks/s", True),
+                Metric("server_cpu_us_per_msg", "server CPU", "µs/ack", False),
+            ),
+            servers=async_servers,
+            subject="aiosio-async",
+        )
+    )
     points.append(
         Point(
             "ack",
@@ -238,7 +271,18 @@ def build_points(quick: bool) -> list[Point]:
     return points
 
 
-SCENARIOS = ("echo", "ack", "binary", "bcast", "idle", "connrate", "latency", "polling", "asgi")
+SCENARIOS = (
+    "echo",
+    "async",
+    "ack",
+    "binary",
+    "bcast",
+    "idle",
+    "connrate",
+    "latency",
+    "polling",
+    "asgi",
+)
 
 # ---------------------------------------------------------------------------------- processes
 
@@ -656,7 +700,7 @@ def point_servers(point: Point, servers: list[str], *, explicit: bool) -> list[s
         return servers
     if not explicit:
         return list(point.servers)
-    wanted = set(servers) | ({"aiosio-asgi"} if "aiosio" in servers else set())
+    wanted = set(servers) | ({"aiosio-asgi", "aiosio-async"} if "aiosio" in servers else set())
     return [s for s in point.servers if s in wanted]
 
 

@@ -53,7 +53,7 @@ ALLOWED = {
     "server": {"protocol", "engine", "server", "adapters", "serve", "asgi"},
     "client": {"protocol", "client"},
 }
-SHARED = {"_json", "_logging", "exceptions", "_handlers"}
+SHARED = {"_json", "_logging", "exceptions", "_handlers", "_loop"}
 
 
 def test_imports_run_downward() -> None:

@@ -2,6 +2,7 @@
 
 python aiosio_server.py --port 3000          # embedded server
 python aiosio_server.py --port 3000 --asgi   # io.asgi_app() on uvicorn
+python aiosio_server.py --port 3000 --async-handlers   # echo handlers as ``async def``
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 import aiosio
 
 
-def build() -> aiosio.Server:
-    """Return a server with the benchmark handlers."""
+def build(async_handlers: bool = False) -> aiosio.Server:
+    """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``)."""
     io = aiosio.Server()
 
     @io.on("connection")
@@ -29,19 +30,25 @@ def build() -> aiosio.Server:
         def echo_ack(*args: Any) -> Any:
             return args[0] if len(args) == 1 else args
 
+        async def async_echo(*args: Any) -> None:
+            socket.emit("echo", *args)
+
+        async def async_echo_ack(*args: Any) -> Any:
+            return args[0] if len(args) == 1 else args
+
         def bcast(*args: Any) -> None:
             io.emit("bcast", *args)
 
-        socket.on("echo", echo)
-        socket.on("echo_ack", echo_ack)
+        socket.on("echo", async_echo if async_handlers else echo)
+        socket.on("echo_ack", async_echo_ack if async_handlers else echo_ack)
         socket.on("bcast", bcast)
 
     return io
 
 
-async def serve_embedded(host: str, port: int) -> None:
+async def serve_embedded(host: str, port: int, async_handlers: bool = False) -> None:
     """Run the embedded server until SIGTERM/SIGINT."""
-    io = build()
+    io = build(async_handlers)
     bound = await io.listen(port, host)
     sys.stdout.write(f"LISTENING {bound}\n")
     sys.stdout.flush()
@@ -59,20 +66,22 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--asgi", action="store_true", help="serve io.asgi_app() on uvicorn")
     parser.add_argument("--no-uvloop", action="store_true", help="embedded mode on plain asyncio")
+    parser.add_argument("--async-handlers", action="store_true", help="async def echo handlers")
     add_uvicorn_args(parser)
     args = parser.parse_args()
     if args.asgi:
-        serve_asgi(build().asgi_app(), args)
+        serve_asgi(build(args.async_handlers).asgi_app(), args)
         return
+    main_coro = serve_embedded(args.host, args.port, args.async_handlers)
     if args.no_uvloop:
-        asyncio.run(serve_embedded(args.host, args.port))
+        asyncio.run(main_coro)
         return
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve_embedded(args.host, args.port))
+        asyncio.run(main_coro)
     else:
-        uvloop.run(serve_embedded(args.host, args.port))
+        uvloop.run(main_coro)
 
 
 if __name__ == "__main__":

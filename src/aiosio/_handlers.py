@@ -1,16 +1,18 @@
-"""Calling user handlers: plain functions directly, coroutines without a Task until they suspend.
+"""Calling user handlers: plain functions directly, coroutines each in their own asyncio Task.
 
-A coroutine handler is started by stepping it in the caller's frame. Most handlers finish without ever
-waiting (they emit, join a room, return a value), and those cost no Task at all. Only a handler that
-really suspends is handed to a Task, which resumes it where it stopped.
+A coroutine handler is user code: it must be able to use ``asyncio.timeout``, ``TaskGroup``,
+``wait_for`` and every driver built on them (redis-py, asyncpg, aiohttp, httpx), see itself as
+``asyncio.current_task()`` and run in its own copy of the context. So every coroutine a handler
+returns runs in a Task of its own from its first line (:func:`start`).
 
-One consequence: until its first real suspension, a coroutine handler runs outside any Task (even
-when the message was delivered from inside one), so ``asyncio.current_task()`` is ``None`` there and
-``asyncio.timeout()`` / ``asyncio.TaskGroup()`` raise ``RuntimeError`` if entered before the first
-``await`` that suspends. Servers created with ``task_per_handler=True`` start every coroutine handler in
-its own Task instead.
+On Python 3.12 and newer the Task starts eagerly: it runs synchronously up to its first real
+suspension, inside the Task, before :func:`start` returns. Handlers therefore still start in packet
+order, a handler that never suspends costs no scheduling (measured: about 0.5 us against 4-6 us for a
+scheduled Task), and what the handlers of a polling POST send leaves with that POST's response. On 3.11
+the Task is scheduled as usual and starts on the next turn of the loop.
 
-A handler that raises is logged with its traceback; the exception never reaches the caller.
+A handler that raises is logged with its traceback; the exception never reaches the caller. A plain
+``def`` handler is called directly, in the caller's frame.
 
 The listener registry of the server (Socket, Namespace, Server) and of the client (Manager, Socket)
 lives here too: :class:`Listeners` (``on`` / ``once`` / ``off``), :class:`AnyListeners` (plus the
@@ -23,83 +25,36 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Callable, Coroutine, Generator
+import sys
+from collections.abc import Callable, Coroutine
 from functools import partial
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["AnyListeners", "Emitter", "Listeners", "call_lenient", "drive", "invoke", "spawn"]
+__all__ = [
+    "EAGER_TASKS",
+    "AnyListeners",
+    "Emitter",
+    "Listeners",
+    "call_lenient",
+    "invoke",
+    "is_coroutine",
+    "spawn",
+    "start",
+]
 
+#: Whether :func:`start` runs a coroutine eagerly (Python 3.12+) or schedules it (3.11).
+EAGER_TASKS = sys.version_info >= (3, 12)
+
+#: Tasks that are still running: the loop keeps only weak references to tasks.
 _tasks: set[asyncio.Task[Any]] = set()
 
 
-class _Resume:
-    """Awaitable that continues a coroutine which already yielded ``pending`` to its caller."""
-
-    __slots__ = ("_coro", "_pending")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
-        self._coro = coro
-        self._pending = pending
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro = self._coro
-        pending = self._pending
-        self._pending = None
-        while True:
-            try:
-                sent = yield pending
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # delivered by the Task (cancellation): forward it
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-                continue
-            try:
-                pending = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
-async def _finish(
-    coro: Coroutine[Any, Any, Any],
-    pending: Any,
-    done: Callable[[Any], None] | None,
-    logger: logging.Logger,
-    label: str,
-) -> None:
-    try:
-        value = await _Resume(coro, pending)
-    except asyncio.CancelledError:
-        return
-    except Exception:
-        logger.exception("%s raised", label)
-        return
-    if done is not None:
-        _call_done(done, value, logger, label)
-
-
-async def _run(
-    coro: Coroutine[Any, Any, Any],
-    done: Callable[[Any], None] | None,
-    logger: logging.Logger,
-    label: str,
-) -> None:
-    try:
-        value = await coro
-    except asyncio.CancelledError:
-        return
-    except Exception:
-        logger.exception("%s raised", label)
-        return
-    if done is not None:
-        _call_done(done, value, logger, label)
+def is_coroutine(value: Any) -> bool:
+    """Whether ``value`` is a coroutine object (the exact type is checked first: it is the common case)."""
+    return type(value) is CoroutineType or inspect.iscoroutine(value)
 
 
 def _call_done(done: Callable[[Any], None], value: Any, logger: logging.Logger, label: str) -> None:
@@ -109,10 +64,52 @@ def _call_done(done: Callable[[Any], None], value: Any, logger: logging.Logger, 
         logger.exception("acknowledgement of %s raised", label)
 
 
+def _report(
+    done: Callable[[Any], None] | None,
+    logger: logging.Logger,
+    label: str,
+    task: asyncio.Task[Any],
+) -> None:
+    """What happens when a handler's task ends: log its exception, or pass its value to ``done``."""
+    _tasks.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        logger.error("%s raised", label, exc_info=(type(exc), exc, exc.__traceback__))
+    elif done is not None:
+        _call_done(done, task.result(), logger, label)
+
+
+def start(
+    coro: Coroutine[Any, Any, Any],
+    done: Callable[[Any], None] | None,
+    logger: logging.Logger,
+    label: str,
+) -> asyncio.Task[Any] | None:
+    """Run ``coro`` in a Task of its own and pass its value to ``done`` when it returns.
+
+    An exception is logged, and ``done`` is then not called; a cancelled task is silent. Returns the
+    Task while it runs, or ``None`` when it finished before this call returned (an eager task that
+    never suspended).
+    """
+    loop = asyncio.get_running_loop()
+    if EAGER_TASKS:
+        task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        if task.done():
+            _report(done, logger, label, task)
+            return None
+    else:
+        task = loop.create_task(coro)
+    _tasks.add(task)
+    task.add_done_callback(partial(_report, done, logger, label))
+    return task
+
+
 def spawn(
     coro: Coroutine[Any, Any, Any], logger: logging.Logger | None = None
 ) -> asyncio.Task[Any]:
-    """Run ``coro`` in a Task that is kept alive until it finishes.
+    """Run ``coro`` in a (scheduled) Task that is kept alive until it finishes.
 
     With ``logger``, an exception that ends the task is logged there.
     """
@@ -128,63 +125,28 @@ def _task_done(logger: logging.Logger, task: asyncio.Task[Any]) -> None:
         logger.error("background task failed", exc_info=(type(exc), exc, exc.__traceback__))
 
 
-def drive(
-    coro: Coroutine[Any, Any, Any],
-    done: Callable[[Any], None] | None,
-    logger: logging.Logger,
-    label: str,
-    *,
-    in_task: bool = False,
-) -> None:
-    """Run a coroutine: step it now, and only make a Task if it suspends."""
-    if in_task:
-        spawn(_run(coro, done, logger, label))
-        return
-    loop = asyncio.get_running_loop()
-    # The first step runs outside any task: if the caller runs in one (an ASGI receive loop), it is
-    # stepped aside, so that the handler cannot bind a timeout or a task group to the caller's task.
-    caller = asyncio.current_task(loop)
-    if caller is not None:
-        _leave_task(loop, caller)
-    try:
-        pending = coro.send(None)
-    except StopIteration as stop:
-        if done is not None:
-            _call_done(done, stop.value, logger, label)
-        return
-    except asyncio.CancelledError:
-        return
-    except Exception:
-        logger.exception("%s raised", label)
-        return
-    finally:
-        if caller is not None:
-            _enter_task(loop, caller)
-    spawn(_finish(coro, pending, done, logger, label))
-
-
 def invoke(
     fn: Callable[..., Any],
     args: tuple[Any, ...] | list[Any],
     done: Callable[[Any], None] | None,
     logger: logging.Logger,
     label: str,
-    *,
-    in_task: bool = False,
-) -> None:
-    """Call ``fn(*args)``; pass its result (awaited if it is a coroutine) to ``done``.
+) -> asyncio.Task[Any] | None:
+    """Call ``fn(*args)``; pass its result (awaited in a Task if it is a coroutine) to ``done``.
 
-    Exceptions are logged, never raised; ``done`` is then not called.
+    Exceptions are logged, never raised; ``done`` is then not called. Returns the Task of a coroutine
+    that is still running, else ``None``.
     """
     try:
         result = fn(*args)
     except Exception:
         logger.exception("%s raised", label)
-        return
-    if result is not None and (type(result) is CoroutineType or inspect.iscoroutine(result)):
-        drive(result, done, logger, label, in_task=in_task)
-    elif done is not None:
+        return None
+    if result is not None and is_coroutine(result):
+        return start(result, done, logger, label)
+    if done is not None:
         _call_done(done, result, logger, label)
+    return None
 
 
 def _positional_capacity(fn: Callable[..., Any]) -> int:

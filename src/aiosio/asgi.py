@@ -1,9 +1,13 @@
 """The ASGI host: serve an Engine.IO app from any ASGI 3 server (uvicorn, hypercorn) or framework.
 
 Requests and WebSockets under the engine's path go to the engine seam; everything else goes to the
-``fallback`` ASGI app (or gets a 404). Lifespan events go to the fallback, or are acknowledged::
+``fallback`` ASGI app (or gets a 404)::
 
-    app = ASGIApp(engine, fallback=starlette_app)
+    app = ASGIApp(engine, fallback=starlette_app, startup=io.start, shutdown=io.close)
+
+Lifespan: ``lifespan.startup`` runs ``startup`` (the Socket.IO server's start-up: adapters subscribe,
+cluster heartbeats start), then the fallback's own start-up; ``lifespan.shutdown`` runs ``shutdown``
+first, then the fallback's. A host that sends no lifespan events gets ``startup`` on its first request.
 
 Mounted under a prefix (Starlette ``Mount("/rt", app)``), paths match relative to ``root_path``.
 """
@@ -85,23 +89,47 @@ async def _until_disconnect(receive: Receive) -> None:
             return
 
 
+Hook = Callable[[], Awaitable[None]]
+
+
 class ASGIApp:
-    """An ASGI 3 application in front of ``engine``; other paths go to ``fallback`` (or 404)."""
+    """An ASGI 3 application in front of ``engine``; other paths go to ``fallback`` (or 404).
 
-    __slots__ = ("engine", "fallback")
+    ``startup`` and ``shutdown`` run on the lifespan events (``startup`` on the first request when
+    the host sends none).
+    """
 
-    def __init__(self, engine: EngineApp, fallback: ASGI3App | None = None) -> None:
+    __slots__ = ("_started", "engine", "fallback", "shutdown", "startup")
+
+    def __init__(
+        self,
+        engine: EngineApp,
+        fallback: ASGI3App | None = None,
+        *,
+        startup: Hook | None = None,
+        shutdown: Hook | None = None,
+    ) -> None:
         self.engine = engine
         self.fallback = fallback
+        self.startup = startup
+        self.shutdown = shutdown
+        self._started = startup is None
+
+    async def _start(self) -> None:
+        assert self.startup is not None
+        await self.startup()  # idempotent: concurrent first requests share one start-up
+        self._started = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             if self.fallback is not None:
-                await self.fallback(scope, receive, send)
+                await self.fallback(scope, self._lifespan_receive(receive), send)
             else:
                 await self._lifespan(receive, send)
             return
+        if not self._started:
+            await self._start()
         path = _route_path(scope)
         if not path.startswith(self.engine.path):
             if self.fallback is not None:
@@ -117,14 +145,49 @@ class ASGIApp:
         elif kind == "websocket":
             await self._websocket(scope, receive, send, path)
 
+    async def _on_lifespan(self, message: Message) -> Exception | None:
+        """Run our hook for a lifespan message; the exception it raised (logged), if any."""
+        kind = message["type"]
+        try:
+            if kind == "lifespan.startup":
+                if not self._started:
+                    await self._start()
+            elif kind == "lifespan.shutdown" and self.shutdown is not None:
+                await self.shutdown()
+        except Exception as exc:
+            logger.exception("%s failed", kind)
+            return exc
+        return None
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
+            kind = message["type"]
+            if kind not in ("lifespan.startup", "lifespan.shutdown"):
+                continue
+            exc = await self._on_lifespan(message)
+            if exc is None:
+                await send({"type": f"{kind}.complete"})
+            else:
+                await send({"type": f"{kind}.failed", "message": repr(exc)})
+            if kind == "lifespan.shutdown":
                 return
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        """The fallback's ``receive``: our start-up before its own, our shutdown before its own.
+
+        A failed start-up is raised into the fallback's lifespan, so the host reports it and stops;
+        a failed shutdown is logged and the fallback still shuts down.
+        """
+
+        async def wrapped() -> Message:
+            message = await receive()
+            exc = await self._on_lifespan(message)
+            if exc is not None and message["type"] == "lifespan.startup":
+                raise exc
+            return message
+
+        return wrapped
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         limit = self.engine.max_http_buffer_size

@@ -71,7 +71,7 @@ async def _serve_handed_sockets(io: Server, channel: socket.socket) -> None:
     from aiosio._http.host import Host
     from aiosio._http.protocol import HttpProtocol
 
-    await io._run_deferred()  # adapter init: join the cluster before taking clients
+    await io.start()  # adapter init: join the cluster before taking clients
     host = Host(io._app(), None, "http")
     loop = asyncio.get_running_loop()
     stop = loop.create_future()

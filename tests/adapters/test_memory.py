@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -68,6 +69,7 @@ class Nsp:
         self.sockets: dict[str, Sock] = {}
         self.encoder: EncoderLike = DEFAULT_PARSER.encoder()
         self.recovery = recovery
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.ids = 0
 
     def _next_ack_id(self) -> int:

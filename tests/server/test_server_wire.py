@@ -78,8 +78,10 @@ async def test_connect_alias_and_decorator_forms() -> None:
     @io.on("connection")
     async def on_connection(socket: Socket) -> None:
         seen.append("connection")
+        socket.emit("ready")
 
-    await client(io)
+    c = await client(io)
+    assert await c.recv() == '2["ready"]'  # the coroutine handler ran (in its own task)
     assert seen == ["connect", "connection"]
 
 
@@ -650,29 +652,29 @@ async def test_no_recovery_after_a_namespace_disconnect() -> None:
     assert not sockets[1].recovered
 
 
-@pytest.mark.parametrize("task_per_handler", [False, True])
-async def test_coroutine_handlers_with_and_without_a_task(task_per_handler: bool) -> None:
-    io = make_server(task_per_handler=task_per_handler)
+async def test_coroutine_handlers_run_in_their_own_task_from_the_first_line() -> None:
+    io = make_server()
     sockets = connected(io)
     c = await client(io)
-    tasks: list[asyncio.Task[Any] | None] = []
+    tasks: dict[int, list[asyncio.Task[Any] | None]] = {1: [], 2: []}
 
     @sockets[0].on("q")
-    async def q() -> str:
-        tasks.append(asyncio.current_task())
-        await asyncio.sleep(0)
-        async with asyncio.timeout(1):  # needs a task of its own: fine after the first suspension
-            tasks.append(asyncio.current_task())
-            await asyncio.sleep(0)
+    async def q(n: int) -> str:
+        tasks[n].append(asyncio.current_task())
+        async with asyncio.timeout(1):  # at the very top: needs a task of its own
+            async with asyncio.TaskGroup() as group:
+                group.create_task(asyncio.sleep(0))
+            await asyncio.wait_for(asyncio.sleep(0), 1)
+        tasks[n].append(asyncio.current_task())
         return "done"
 
-    c.send('21["q"]')  # delivered from inside the test's task
-    assert await c.recv() == '31["done"]'
+    c.send('21["q",1]')  # delivered from inside the test's task
+    c.send('22["q",2]')
+    assert {await c.recv(), await c.recv()} == {'31["done"]', '32["done"]'}
     test_task = asyncio.current_task()
-    assert tasks[1] is not None
-    assert tasks[1] is not test_task
-    # stepped in place, the handler starts outside any task; with task_per_handler in its own
-    if task_per_handler:
-        assert tasks[0] is tasks[1]
-    else:
-        assert tasks[0] is None
+    first, second = tasks[1], tasks[2]
+    assert None not in first + second
+    assert test_task not in first + second
+    assert first[0] is first[1]  # the same task before and after suspending
+    assert second[0] is second[1]
+    assert first[0] is not second[0]  # one task per handler call

@@ -30,6 +30,7 @@ Room events, emitted through :meth:`Adapter.on`: ``"create-room"`` (room), ``"de
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,10 @@ class AdapterNamespace(Protocol):
     @property
     def recovery(self) -> RecoveryOptions | None:
         """Connection state recovery settings, or ``None`` when it is off."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server runs on, or ``None`` before it has started."""
 
     def _next_ack_id(self) -> int:
         """A fresh acknowledgement id, unique within the namespace."""

@@ -53,7 +53,7 @@ def _invoke(
 ) -> None:
     """Call ``handler(*args)``; hand its result (awaited if it is a coroutine) to ``done``.
 
-    A coroutine is stepped at once and only gets a Task if it suspends. Errors are logged; ``done``
+    A coroutine runs in a Task of its own (see :mod:`aiosio._handlers`). Errors are logged; ``done``
     is then not called.
     """
     label = f"handler {getattr(handler, '__qualname__', handler)!r}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import drive
+from aiosio._handlers import start
+from aiosio._loop import off_loop
 from aiosio.adapters._targeting import (
     ModifierShortcuts,
     RoomTargeting,
@@ -147,10 +148,25 @@ class BroadcastOperator(RoomTargeting):
 
     # -- emitting ---------------------------------------------------------------------------------
 
+    def _hop(self, method: Callable[..., None], *args: Any) -> bool:
+        """From another thread, schedule ``method(*args)`` on the server's loop and say so."""
+        loop = self._adapter.nsp.loop
+        if off_loop(loop):
+            assert loop is not None
+            loop.call_soon_threadsafe(method, *args)
+            return True
+        return False
+
     def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every targeted socket. The packet is encoded once."""
+        """Send ``event`` to every targeted socket. The packet is encoded once.
+
+        Safe to call from any thread: from outside the server's loop, the emit is handed to the loop,
+        in the order the calling thread made its calls.
+        """
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
+        if self._hop(self.emit, event, *args):
+            return
         packet = Packet(PacketType.EVENT, "/", [event, *prepare_args(args)])
         self._adapter.broadcast(packet, self._options())
 
@@ -166,6 +182,11 @@ class BroadcastOperator(RoomTargeting):
         """
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
+        if off_loop(self._adapter.nsp.loop):
+            raise RuntimeError(
+                "emit_with_ack() called outside the server's event loop: "
+                "use io.run_threadsafe(operator.emit_with_ack, ...) from other threads"
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         collector = _AckCollector(future, self._flags.expect_single_response)
@@ -181,7 +202,7 @@ class BroadcastOperator(RoomTargeting):
 
             collector.timer = loop.call_later(self._flags.timeout, timed_out)
         adapter.broadcast_with_ack(packet, opts, collector.client_count, collector.ack)
-        drive(adapter.server_count(), collector.server_count, logger, "server_count()")
+        start(adapter.server_count(), collector.server_count, logger, "server_count()")
         return future
 
     # -- operations on the targeted sockets -------------------------------------------------------
@@ -200,14 +221,20 @@ class BroadcastOperator(RoomTargeting):
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets join ``room`` (one or several)."""
+        if self._hop(self.sockets_join, room):
+            return
         self._adapter.add_sockets(self._options(), sorted(rooms_of(room)))
 
     def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets leave ``room`` (one or several)."""
+        if self._hop(self.sockets_leave, room):
+            return
         self._adapter.del_sockets(self._options(), sorted(rooms_of(room)))
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the targeted sockets (and close their connections when ``close``)."""
+        if self._hop(self.disconnect_sockets, close):
+            return
         self._adapter.disconnect_sockets(self._options(), close)
 
 

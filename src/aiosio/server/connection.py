@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import drive
+from aiosio._handlers import start
 from aiosio._json import loads
 from aiosio.engine.socket import prepare
 from aiosio.exceptions import SocketProtocolError
@@ -48,6 +48,7 @@ class Connection:
         "_json",
         "conn",
         "id",
+        "loop",
         "nsps",
         "server",
         "sockets",
@@ -69,7 +70,8 @@ class Connection:
         self._connecting: set[str] | None = None
         self._closed = False
         self._attachment_timer: asyncio.TimerHandle | None = None
-        loop = asyncio.get_running_loop()
+        #: the event loop this connection (and its sockets) lives on
+        self.loop = loop = asyncio.get_running_loop()
         self._connect_timer: asyncio.TimerHandle | None = loop.call_later(
             server.connect_timeout, self._on_connect_timeout
         )
@@ -149,10 +151,7 @@ class Connection:
                         and type(payload[0]) is str
                         and payload[0] not in RESERVED_EVENTS
                     ):
-                        if socket._fns:
-                            socket._on_event(payload, ack_id)
-                        else:
-                            socket._dispatch(payload, ack_id)
+                        socket._on_event(payload, ack_id)
                         return
         try:
             packet = self._decoder.add(data)
@@ -190,7 +189,7 @@ class Connection:
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
             self._connecting.add(name)
-            drive(self._connect(name, auth), None, logger, "namespace connection")
+            start(self._connect(name, auth), None, logger, "namespace connection")
             return
         logger.debug("%s: invalid state (packet type %s for %s), closing", self.id, kind, name)
         self.close()

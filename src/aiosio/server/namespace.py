@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import logging
@@ -92,6 +93,11 @@ class Namespace(Listeners, Broadcasting):
     def recovery(self) -> RecoveryOptions | None:
         """Connection state recovery settings, or ``None``."""
         return self.server.recovery
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server runs on, or ``None`` before it has started."""
+        return self.server.loop
 
     def _next_ack_id(self) -> int:
         ack_id = self._ids

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -83,8 +85,10 @@ class Server(Broadcasting):
     * ``serve_client``: serve the browser bundle at ``<path>socket.io.min.js`` (and the other
       ``client-dist`` files): ``True`` looks for ``node_modules/socket.io-client/dist`` above the
       working directory; a path names the directory.
-    * ``task_per_handler``: start every coroutine handler in its own Task instead of stepping it
-      until it first suspends (see :mod:`aiosio._handlers`).
+    * ``sequential_handlers``: handle the events of each socket one at a time: the next event's
+      middlewares and handlers start when every handler of the previous one has finished (by default
+      each coroutine handler runs in its own Task as soon as its event arrives). The events of
+      different sockets still run concurrently.
     * ``attachment_timeout``: seconds the binary attachments of a packet may take to arrive (30).
     * any other keyword goes to :class:`~aiosio.engine.server.EngineServer` (``ping_interval``,
       ``ping_timeout``, ``cors``, ``max_http_buffer_size``, ``transports``, ...).
@@ -100,7 +104,7 @@ class Server(Broadcasting):
         connection_state_recovery: Any = None,
         cleanup_empty_child_namespaces: bool = False,
         serve_client: bool | str | Path = False,
-        task_per_handler: bool = False,
+        sequential_handlers: bool = False,
         attachment_timeout: float = 30.0,
         **engine_options: Any,
     ) -> None:
@@ -115,7 +119,13 @@ class Server(Broadcasting):
         self.recovery = _recovery_options(connection_state_recovery)
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.serve_client = serve_client
-        self.task_per_handler = task_per_handler
+        self.sequential_handlers = sequential_handlers
+        #: the event loop the server runs on: set by :meth:`start` (or when the server is created
+        #: inside a running loop); calls from other threads are handed over to it
+        self.loop: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):
+            self.loop = asyncio.get_running_loop()
+        self._started: asyncio.Future[None] | None = None
         self.parser = parser
         self.encoder = parser.encoder()
         if adapter is None:
@@ -264,6 +274,8 @@ class Server(Broadcasting):
         if self._closing:
             conn.close()
             return
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
         Connection(self, conn)
 
     def _start_or_defer(self, awaitable: Awaitable[Any]) -> None:
@@ -274,10 +286,57 @@ class Server(Broadcasting):
             return
         spawn(_await_logged(awaitable))
 
-    async def _run_deferred(self) -> None:
-        deferred, self._events_deferred = self._events_deferred, []
-        for awaitable in deferred:
-            await awaitable
+    async def start(self) -> None:
+        """Run the server's start-up: the adapters created before a loop ran subscribe, cluster
+        heartbeats start. Idempotent; :meth:`listen` and the ASGI app's lifespan (or first request)
+        call it, so it is rarely needed directly.
+        """
+        if self._started is not None:
+            await asyncio.shield(self._started)
+            return
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self._started = started = loop.create_future()
+        try:
+            deferred, self._events_deferred = self._events_deferred, []
+            for awaitable in deferred:
+                await awaitable
+        except BaseException as exc:
+            self._started = None
+            started.set_exception(exc)
+            started.exception()  # retrieved: whoever awaits it gets it raised
+            raise
+        started.set_result(None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Start the server on entry and close it on exit: a framework's lifespan.
+
+        ``Starlette(routes=[Mount("/ws", io.asgi_app())], lifespan=io.lifespan)``; FastAPI and
+        Litestar take it the same way (``lifespan=io.lifespan``, ``lifespan=[io.lifespan]``).
+        ``app`` is accepted and ignored, as frameworks pass theirs.
+        """
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.close()
+
+    def run_threadsafe(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Call ``fn(*args)`` on the server's loop from any thread; a future of its result.
+
+        An awaitable result (a coroutine, or the future :meth:`Socket.emit_with_ack` returns) is
+        awaited on the loop first::
+
+            answer = io.run_threadsafe(socket.emit_with_ack, "question").result(timeout=5)
+
+        Plain ``emit``, ``join``, ``leave`` and ``disconnect`` need no such wrapper: called from
+        another thread they hand themselves over to the loop.
+        """
+        loop = self.loop
+        if loop is None:
+            raise RuntimeError("the server has not started: no event loop to run on")
+        return asyncio.run_coroutine_threadsafe(_call_and_await(fn, args), loop)
 
     def _app(self) -> EngineApp:
         if self.serve_client is False:
@@ -307,15 +366,20 @@ class Server(Broadcasting):
 
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
-        await self._run_deferred()
+        await self.start()
         self._listener = await serve(self._app(), host, port, fallback=fallback)
         return self._listener.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApp:
-        """An ASGI 3 application; requests outside the Socket.IO path go to ``fallback``."""
+        """An ASGI 3 application; requests outside the Socket.IO path go to ``fallback``.
+
+        Its lifespan starts the server (:meth:`start`) and closes it (:meth:`close`); under a host
+        that sends no lifespan events, the first request starts it. Mounted in a framework, pass
+        :meth:`lifespan` to the framework.
+        """
         from aiosio.asgi import ASGIApp
 
-        return ASGIApp(self._app(), fallback)
+        return ASGIApp(self._app(), fallback, startup=self.start, shutdown=self.close)
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters, then the engine."""
@@ -336,6 +400,13 @@ class Server(Broadcasting):
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
+
+
+async def _call_and_await(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 
 async def _await_logged(awaitable: Awaitable[Any]) -> None:

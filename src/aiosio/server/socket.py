@@ -6,11 +6,12 @@ import asyncio
 import inspect
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable
-from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import AnyListeners, drive, invoke
+from aiosio._handlers import AnyListeners, invoke, is_coroutine, start
+from aiosio._loop import off_loop
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
 from aiosio.protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
@@ -46,6 +47,10 @@ _DISCONNECT = PacketType.DISCONNECT
 
 #: events a socket emits itself; a client cannot trigger their handlers
 _LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
+
+#: With ``sequential_handlers``, how many events of one socket may wait for their turn before the
+#: connection is closed (a client that sends faster than its handlers finish, without bound).
+MAX_QUEUED_EVENTS = 1000
 
 
 class _AckWaiter:
@@ -92,10 +97,11 @@ class Socket(AnyListeners, Targeting):
         "_conn",
         "_flags",
         "_fns",
-        "_in_task",
         "_missed",
+        "_queue",
         "_recovery",
         "_restored_rooms",
+        "_serving",
         "connected",
         "data",
         "handshake",
@@ -116,7 +122,12 @@ class Socket(AnyListeners, Targeting):
         self._conn = connection
         self._adapter: Adapter = nsp.adapter
         server = nsp.server
-        self._in_task: bool = server.task_per_handler
+        #: events waiting for the previous one's handlers (``sequential_handlers`` servers only)
+        self._queue: deque[tuple[list[Any], int | None]] | None = (
+            deque() if server.sequential_handlers else None
+        )
+        #: whether an event of this socket is being handled (``sequential_handlers`` servers only)
+        self._serving = False
         self._recovery = server.recovery is not None
         #: whether the socket is connected to its namespace
         self.connected = False
@@ -227,6 +238,14 @@ class Socket(AnyListeners, Targeting):
             raise ValueError(f"{event!r} is a reserved event name")
         if type(event) is not str:
             raise TypeError("event name must be a str")
+        loop = self._conn.loop
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if not on_loop:  # called from another thread: emit on the loop, in this thread's order
+            loop.call_soon_threadsafe(self._emit_flagged, self._take_flags(), event, args)
+            return
         if self._flags is None and not self._any_out and not self._recovery:
             # The hot path: one JSON encoding, straight to the engine (no Packet, no flags).
             for value in args:
@@ -252,6 +271,12 @@ class Socket(AnyListeners, Targeting):
             self._notify_outgoing(packet.data)
         self._conn.write_packet(packet, flags.volatile)
 
+    def _emit_flagged(self, flags: BroadcastFlags, event: str, args: tuple[Any, ...]) -> None:
+        """:meth:`emit` with the flags another thread took; runs on the loop."""
+        if flags is not NO_FLAGS:
+            self._flags = flags
+        self.emit(event, *args)
+
     def send(self, *args: Any) -> None:
         """Emit a ``"message"`` event."""
         self.emit("message", *args)
@@ -262,10 +287,18 @@ class Socket(AnyListeners, Targeting):
         The future's value is ``None`` for an acknowledgement without arguments, the argument itself for
         one, a tuple for several. With :meth:`timeout`, it fails with ``AckTimeoutError`` when no answer
         arrives in time; it fails with ``DisconnectedError`` when the socket disconnects first.
+
+        From another thread, use :meth:`Server.run_threadsafe`:
+        ``io.run_threadsafe(socket.emit_with_ack, "question").result(timeout=5)``.
         """
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        loop = asyncio.get_running_loop()
+        loop = self._conn.loop
+        if off_loop(loop):
+            raise RuntimeError(
+                "emit_with_ack() called outside the server's event loop: "
+                "use io.run_threadsafe(socket.emit_with_ack, ...) from other threads"
+            )
         future: asyncio.Future[Any] = loop.create_future()
         flags = self._take_flags()
         if not self.connected:
@@ -325,18 +358,27 @@ class Socket(AnyListeners, Targeting):
 
     def join(self, rooms: str | Iterable[str]) -> None:
         """Join one room or several."""
+        if off_loop(self._conn.loop):
+            self._conn.loop.call_soon_threadsafe(self.join, rooms)
+            return
         if self._cleaned:
             return
         self._adapter.add_all(self.id, rooms_of(rooms))
 
     def leave(self, room: str) -> None:
         """Leave a room."""
+        if off_loop(self._conn.loop):
+            self._conn.loop.call_soon_threadsafe(self.leave, room)
+            return
         self._adapter.del_(self.id, room)
 
     # -- disconnecting ----------------------------------------------------------------------------
 
     def disconnect(self, close: bool = False) -> Socket:
         """Disconnect from the namespace; with ``close``, close the whole connection."""
+        if off_loop(self._conn.loop):
+            self._conn.loop.call_soon_threadsafe(self.disconnect, close)
+            return self
         if not self.connected:
             return self
         if close:
@@ -365,8 +407,25 @@ class Socket(AnyListeners, Targeting):
         self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name, reply))
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        if self._fns:
-            drive(self._run_middlewares(data, ack_id), None, logger, "socket middleware")
+        """An event from the client: through the middlewares (if any) to the handlers."""
+        queue = self._queue
+        if queue is not None:
+            if self._serving:
+                if len(queue) >= MAX_QUEUED_EVENTS:
+                    logger.warning(
+                        "socket of %s: more than %d events waiting for their turn "
+                        "(sequential_handlers); closing the connection",
+                        self.nsp.name,
+                        MAX_QUEUED_EVENTS,
+                    )
+                    self._conn.close()
+                    return
+                queue.append((data, ack_id))
+                return
+            self._serving = True
+            start(self._serve_in_order(data, ack_id), None, logger, "event handling")
+        elif self._fns:
+            start(self._run_middlewares(data, ack_id), None, logger, "socket middleware")
         else:
             self._dispatch(data, ack_id)
 
@@ -386,7 +445,8 @@ class Socket(AnyListeners, Targeting):
         elif kind is _DISCONNECT:
             self._on_close("client namespace disconnect")
 
-    async def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
+    async def _passes_middlewares(self, data: list[Any]) -> bool:
+        """Run the per-packet middlewares; ``False`` when one refused the event (raised)."""
         for fn in list(self._fns):
             try:
                 result = fn(data)
@@ -394,44 +454,75 @@ class Socket(AnyListeners, Targeting):
                     await result
             except Exception as exc:
                 self._emit_reserved("error", exc)
-                return
-        if self.connected:
+                return False
+        return True
+
+    async def _run_middlewares(self, data: list[Any], ack_id: int | None) -> None:
+        if await self._passes_middlewares(data) and self.connected:
             self._dispatch(data, ack_id)
 
+    async def _serve_in_order(self, data: list[Any], ack_id: int | None) -> None:
+        """Handle events one at a time: each waits until the previous one's handlers finished."""
+        queue = self._queue
+        assert queue is not None
+        try:
+            while True:
+                if self.connected and (not self._fns or await self._passes_middlewares(data)):
+                    tasks = self._start_handlers(data, ack_id)
+                    if tasks:
+                        await asyncio.wait(tasks)
+                if not queue or not self.connected:
+                    break
+                data, ack_id = queue.popleft()
+        finally:
+            queue.clear()
+            self._serving = False
+
     def _dispatch(self, data: list[Any], ack_id: int | None) -> None:
-        if self._any:
-            for handler in list(self._any):
-                invoke(handler, data, None, logger, "catch-all handler", in_task=self._in_task)
+        """Start the handlers of an event that passed the middlewares."""
         event = data[0]
         handlers = self._handlers.get(event)
-        if not handlers or event in _LOCAL_EVENTS:
-            return
-        args = data[1:]
-        if len(handlers) == 1 and not self._in_task:
-            # invoke() inlined for the common case: one handler
+        if handlers is not None and len(handlers) == 1 and not self._any:
+            # the common case inlined: one handler, no catch-all listener
+            if event in _LOCAL_EVENTS:
+                return
             try:
-                result = handlers[0](*args)
+                result = handlers[0](*data[1:])
             except Exception:
                 logger.exception("%s raised", event)
                 return
-            if result is not None and (
-                type(result) is CoroutineType or inspect.iscoroutine(result)
-            ):
-                drive(result, None if ack_id is None else _AckSender(self, ack_id), logger, event)
+            if result is not None and is_coroutine(result):
+                start(result, None if ack_id is None else _AckSender(self, ack_id), logger, event)
             elif ack_id is not None:
                 try:
                     self._send_ack(ack_id, result)
                 except Exception:
                     logger.exception("acknowledgement of %s raised", event)
             return
-        if ack_id is None:
-            for handler in list(handlers):
-                invoke(handler, args, None, logger, event, in_task=self._in_task)
-            return
-        done: Callable[[Any], None] | None = _AckSender(self, ack_id)
+        self._start_handlers(data, ack_id)
+
+    def _start_handlers(self, data: list[Any], ack_id: int | None) -> list[asyncio.Task[Any]]:
+        """Start the catch-all listeners, then the event's handlers; return the tasks still running.
+
+        The first handler's return value is the acknowledgement.
+        """
+        running: list[asyncio.Task[Any]] = []
+        for handler in list(self._any or ()):
+            task = invoke(handler, data, None, logger, "catch-all handler")
+            if task is not None:
+                running.append(task)
+        event = data[0]
+        handlers = self._handlers.get(event)
+        if not handlers or event in _LOCAL_EVENTS:
+            return running
+        args = data[1:]
+        done: Callable[[Any], None] | None = None if ack_id is None else _AckSender(self, ack_id)
         for handler in list(handlers):
-            invoke(handler, args, done, logger, event, in_task=self._in_task)
-            done = None  # the first handler's return value is the acknowledgement
+            task = invoke(handler, args, done, logger, event)
+            if task is not None:
+                running.append(task)
+            done = None
+        return running
 
     def _send_ack(self, ack_id: int, result: Any) -> None:
         if not self.connected:
