@@ -231,3 +231,21 @@ async def test_connection_state_recovery_with_the_official_client(
     assert restored.id == sockets[0].id
     assert restored.rooms == {restored.id, "news"}
     assert restored.data == {"visits": 1}
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+async def test_disconnect_with_close_from_a_handler_reaches_every_namespace_first(
+    serve: Serve, node: NodeClients, transport: str
+) -> None:
+    io, url = await serve()
+
+    def on_connection(socket: Socket) -> None:
+        socket.on("bye", lambda: socket.disconnect(True))
+
+    io.of("/a").on("connection", on_connection)
+    await node.connect("r", url, **TRANSPORTS[transport])
+    await node.connect("a", url, nsp="/a", **TRANSPORTS[transport])
+    node.send(cmd="emit", id="a", event="bye", args=[])
+    # every DISCONNECT leaves (and is handled by the client) before the connection closes
+    assert (await node.next("r", "disconnect"))["reason"] == "io server disconnect"
+    assert (await node.next("a", "disconnect"))["reason"] == "io server disconnect"

@@ -76,7 +76,7 @@ class PollingTransport:
         if self._pending is not None and not self._flush_scheduled:
             # Several sends in one loop iteration go out in one payload.
             self._flush_scheduled = True
-            self.socket.loop.call_soon(self._flush)
+            self.socket.loop.call_soon(self.flush)
 
     def send_message(self, data: str | bytes) -> int:
         """Queue one message packet; return the bytes waiting for the next GET."""
@@ -90,7 +90,8 @@ class PollingTransport:
             self.send_packet(Packet(PacketType.MESSAGE, data))
         return self._buffered_bytes
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Answer the held GET (if any) with what is buffered now."""
         self._flush_scheduled = False
         if self._pending is not None and self._buffer:
             self._write(self._take_buffer())
@@ -201,5 +202,5 @@ class PollingTransport:
         if self._flush_scheduled:
             # What the handlers of these packets sent leaves now, in one payload, ahead of the
             # POST's answer (as the reference orders them), not one loop iteration later.
-            self._flush()
+            self.flush()
         server._respond(request, respond, 200, b"ok", "text/html")

@@ -176,8 +176,14 @@ class EngineSocket:
         self._closing = True
         self.is_open = False
         transport = self._transport
-        if isinstance(transport, PollingTransport) and not transport.writable:
-            # The buffer and the close packet leave with the client's next GET.
+        if isinstance(transport, PollingTransport) and (
+            transport.buffered_amount or not transport.writable
+        ):
+            # What is buffered leaves first (with the held GET, if there is one); the close packet
+            # follows with the next GET, in a payload of its own, as the reference sends it: the
+            # official client handles Socket.IO packets a tick after their payload, so a close in
+            # the same payload would overtake them (a DISCONNECT would read as "transport close").
+            transport.flush()
             self._close_deadline = self.loop.time() + _CLOSE_TIMEOUT
             self._reschedule()
             return
