@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._handlers import Ack
 from ._logging import configure_from_env as _configure_logging
 from .adapters import (
     Adapter,
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_PARSER",
     "ASGIApp",
+    "Ack",
     "AckTimeoutError",
     "Adapter",
     "AdapterError",

@@ -35,6 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "EAGER_TASKS",
+    "Ack",
     "AnyListeners",
     "Emitter",
     "Listeners",
@@ -176,6 +177,46 @@ def call_lenient(
 Handler = Callable[..., Any]
 
 
+class Ack:
+    """The answer to one acknowledgement the peer asked for: sent once, by whoever answers first.
+
+    The first event handler's return value answers through :meth:`answer`; for an event without
+    handlers, a catch-all listener that takes a keyword-only ``ack`` parameter gets this object and
+    answers by calling it, like the reference's ``ack(...)`` function: ``ack()`` (no argument),
+    ``ack(value)``, ``ack(a, b)``.
+    """
+
+    __slots__ = ("_send", "sent")
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        self._send = send
+        #: whether the answer has left
+        self.sent = False
+
+    def __call__(self, *values: Any) -> None:
+        """Answer with ``values`` as the acknowledgement's arguments (later answers are ignored)."""
+        if len(values) == 1 and type(values[0]) is not tuple:
+            self.answer(values[0])
+        else:
+            self.answer(values or None)
+
+    def answer(self, result: Any) -> None:
+        """Answer with a handler's return value: ``None`` (no argument), a tuple, or one value."""
+        if self.sent:
+            return
+        self.sent = True
+        self._send(result)
+
+
+def takes_ack(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` has a keyword-only ``ack`` parameter (a catch-all that answers acks)."""
+    try:
+        parameter = inspect.signature(fn).parameters.get("ack")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+
+
 class _Once:
     """The wrapper :meth:`Listeners.once` registers: it removes itself, then calls the listener."""
 
@@ -297,26 +338,65 @@ class AnyListeners(Listeners):
     The catch-all lists are ``None`` until a listener is added.
     """
 
-    __slots__ = ("_any", "_any_out")
+    __slots__ = ("_any", "_any_acks", "_any_out")
 
     def __init__(self) -> None:
         super().__init__()
         self._any: list[Handler] | None = None
+        #: the catch-all listeners that take an ``ack`` keyword (see :meth:`on_any`)
+        self._any_acks: set[Handler] | None = None
         self._any_out: list[Handler] | None = None
 
     def on_any(self, handler: F) -> F:
-        """Call ``handler(event, *args)`` for every incoming event (usable as a decorator)."""
+        """Call ``handler(event, *args)`` for every incoming event (usable as a decorator).
+
+        A handler with a keyword-only ``ack`` parameter can answer the acknowledgement the peer asked
+        for, for events that have no handler of their own (an event's handlers answer with the first
+        one's return value): it gets ``ack=`` an :class:`Ack`, or ``None`` when there is nothing to
+        answer, and calls it with the answer's arguments, at once or later::
+
+            @socket.on_any
+            async def gateway(event: str, *args: Any, ack: Ack | None = None) -> None:
+                answer = await upstream.call(event, args)
+                if ack is not None:
+                    ack(answer)
+        """
         self._any = _added(self._any, handler)
+        self._note_ack(handler)
         return handler
 
     def prepend_any(self, handler: F) -> F:
         """Like :meth:`on_any`, but before the catch-all handlers already registered."""
         self._any = _added(self._any, handler, first=True)
+        self._note_ack(handler)
         return handler
 
     def off_any(self, handler: Handler | None = None) -> None:
         """Remove one catch-all handler, or all of them."""
         self._any = _without(self._any, handler)
+        if self._any is None:
+            self._any_acks = None
+        elif self._any_acks is not None:
+            self._any_acks.discard(handler)
+
+    def _note_ack(self, handler: Handler) -> None:
+        if takes_ack(handler):
+            if self._any_acks is None:
+                self._any_acks = set()
+            self._any_acks.add(handler)
+
+    def _start_any(self, data: list[Any], ack: Ack | None) -> list[asyncio.Task[Any]]:
+        """Call every catch-all listener with ``data`` (``[event, *args]``); the tasks still running."""
+        running: list[asyncio.Task[Any]] = []
+        acks = self._any_acks
+        for handler in list(self._any or ()):
+            fn = handler
+            if acks is not None and handler in acks:
+                fn = partial(handler, ack=ack)
+            task = invoke(fn, data, None, self._logger, "catch-all handler")
+            if task is not None:
+                running.append(task)
+        return running
 
     def listeners_any(self) -> list[Handler]:
         """A copy of the catch-all handlers."""

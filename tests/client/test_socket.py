@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aiosio import AckTimeoutError, ConnectRefusedError, DisconnectedError
+from aiosio import Ack, AckTimeoutError, ConnectRefusedError, DisconnectedError
 from aiosio.client import Manager, Socket, connect
 
 from .conftest import transport_options
@@ -357,3 +357,18 @@ async def test_offline_buffer_is_bounded_when_asked() -> None:
         queued.emit("y")
     with pytest.raises(ValueError, match="max_buffered"):
         manager.socket("/bad", max_buffered=-1)
+
+
+async def test_a_catch_all_listener_answers_the_servers_acknowledgement(
+    sio: SioServer, managers: list[Manager]
+) -> None:
+    socket = await open_socket(sio, managers, "websocket")
+
+    @socket.on_any
+    async def gateway(event: str, *args: Any, ack: Ack | None = None) -> None:
+        await asyncio.sleep(0.01)
+        if ack is not None:
+            ack({"event": event, "sum": sum(args)})
+
+    socket.emit("ask", 2, 3)
+    assert (await sio.wait_for("answer"))[0]["answer"] == {"event": "question", "sum": 5}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aiosio import Ack
 from aiosio.exceptions import AckTimeoutError, ConnectRefusedError
 from aiosio.server import Socket
 
@@ -249,3 +250,46 @@ async def test_disconnect_with_close_from_a_handler_reaches_every_namespace_firs
     # every DISCONNECT leaves (and is handled by the client) before the connection closes
     assert (await node.next("r", "disconnect"))["reason"] == "io server disconnect"
     assert (await node.next("a", "disconnect"))["reason"] == "io server disconnect"
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_a_catch_all_listener_answers_acknowledgements(
+    serve: Serve, node: NodeClients, transport: str
+) -> None:
+    io, url = await serve()
+    seen: list[tuple[str, tuple[Any, ...], bool]] = []
+
+    @io.on("connection")
+    def on_connection(socket: Socket) -> None:
+        @socket.on_any
+        async def gateway(event: str, *args: Any, ack: Ack | None = None) -> None:
+            seen.append((event, args, ack is not None))
+            if event == "handled":
+                return  # the event's own handler answers (this listener got ack=None)
+            await asyncio.sleep(0.01)  # a gateway that asks elsewhere first
+            if ack is not None:
+                ack("via gateway", event, *args)
+
+        @socket.on("handled")
+        def handled(x: int) -> int:
+            return x * 2
+
+    await node.connect("c", url, **TRANSPORTS[transport])
+    node.send(cmd="emit", id="c", event="anything", args=[1, {"a": b"\x01"}], ack=True, tag="1")
+    assert (await node.next("c", "ack", tag="1"))["args"] == [
+        "via gateway",
+        "anything",
+        1,
+        {"a": b"\x01"},
+    ]
+    node.send(cmd="emit", id="c", event="handled", args=[21], ack=True, tag="2")
+    assert (await node.next("c", "ack", tag="2"))["args"] == [42]
+    node.send(cmd="emit", id="c", event="no-ack", args=[])
+    node.send(cmd="emit", id="c", event="fence", args=[], ack=True, tag="3")
+    assert (await node.next("c", "ack", tag="3"))["args"] == ["via gateway", "fence"]
+    assert seen == [
+        ("anything", (1, {"a": b"\x01"}), True),
+        ("handled", (21,), False),
+        ("no-ack", (), False),
+        ("fence", (), True),
+    ]

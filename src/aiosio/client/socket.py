@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import _handlers
-from .._handlers import AnyListeners, Handler, spawn
+from .._handlers import Ack, AnyListeners, Handler, spawn
 from ..exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -557,18 +557,18 @@ class Socket(AnyListeners):
     def _emit_event(self, args: list[Any], ack_id: int | None) -> None:
         event = args[0]
         params = tuple(args[1:])
-        if self._any:
-            for listener in tuple(self._any):
-                _invoke(listener, (event, *params))
+        ack = None if ack_id is None else Ack(partial(self._send_ack, ack_id))
         handlers = self._handlers.get(event) if isinstance(event, str) else None
+        if self._any:  # a catch-all answers the events that have no handler of their own
+            self._start_any(args, None if handlers else ack)
         if handlers:
             handlers = list(handlers)
-            if ack_id is None:
+            if ack is None:
                 for handler in handlers:
                     _invoke(handler, params)
             else:
                 # The first handler's return value answers; the others' are ignored.
-                _invoke(handlers[0], params, partial(self._send_ack, ack_id))
+                _invoke(handlers[0], params, ack.answer)
                 for handler in handlers[1:]:
                     _invoke(handler, params)
         if self._pid is not None and ack_id is None and isinstance(args[-1], str):

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import AnyListeners, invoke, is_coroutine, start
+from aiosio._handlers import Ack, AnyListeners, invoke, is_coroutine, start
 from aiosio._loop import off_loop
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
@@ -504,19 +504,18 @@ class Socket(AnyListeners, Targeting):
     def _start_handlers(self, data: list[Any], ack_id: int | None) -> list[asyncio.Task[Any]]:
         """Start the catch-all listeners, then the event's handlers; return the tasks still running.
 
-        The first handler's return value is the acknowledgement.
+        The acknowledgement is the first handler's return value; for an event without handlers, a
+        catch-all listener's ``ack(...)``.
         """
-        running: list[asyncio.Task[Any]] = []
-        for handler in list(self._any or ()):
-            task = invoke(handler, data, None, logger, "catch-all handler")
-            if task is not None:
-                running.append(task)
+        ack = None if ack_id is None else Ack(_AckSender(self, ack_id))
         event = data[0]
-        handlers = self._handlers.get(event)
-        if not handlers or event in _LOCAL_EVENTS:
+        handlers = None if event in _LOCAL_EVENTS else self._handlers.get(event)
+        # a catch-all answers the events that have no handler of their own
+        running = self._start_any(data, None if handlers else ack) if self._any else []
+        if not handlers:
             return running
         args = data[1:]
-        done: Callable[[Any], None] | None = None if ack_id is None else _AckSender(self, ack_id)
+        done: Callable[[Any], None] | None = None if ack is None else ack.answer
         for handler in list(handlers):
             task = invoke(handler, args, done, logger, event)
             if task is not None:
