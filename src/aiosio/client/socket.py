@@ -23,12 +23,12 @@ from ..exceptions import (
     ConnectRefusedError,
     DisconnectedError,
 )
-from ..protocol.socketio import Packet, PacketType
+from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType, ack_args, ack_value
 
 if TYPE_CHECKING:
     from .manager import Manager
 
-__all__ = ["RESERVED_EVENTS", "Auth", "Emitter", "Socket"]
+__all__ = ["Auth", "Emitter", "Socket"]
 
 _logger = logging.getLogger("aiosio.client")
 
@@ -36,10 +36,6 @@ AuthData = Mapping[str, Any] | None
 Auth = Mapping[str, Any] | Callable[[], AuthData | Awaitable[AuthData]] | None
 AckCallback = Callable[[BaseException | None, list[Any]], None]
 
-#: Event names a client may not emit.
-RESERVED_EVENTS = frozenset(
-    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
-)
 
 _V2_MESSAGE = (
     "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, "
@@ -60,14 +56,6 @@ def _invoke(
     _handlers.invoke(handler, args, done, _logger, label)
 
 
-def _ack_value(args: list[Any]) -> Any:
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
-
-
 class _Ack:
     __slots__ = ("callback", "timer", "with_error")
 
@@ -77,13 +65,6 @@ class _Ack:
         self.callback = callback
         self.with_error = with_error
         self.timer = timer
-
-
-def _ack_data(result: Any) -> list[Any]:
-    """A handler's return value as acknowledgement arguments: None, one value, or a tuple."""
-    if isinstance(result, tuple):
-        return list(result)
-    return [] if result is None else [result]
 
 
 class _Queued:
@@ -332,7 +313,7 @@ class Socket(AnyListeners):
             if error is not None:
                 future.set_exception(error)
             else:
-                future.set_result(_ack_value(data))
+                future.set_result(ack_value(data))
 
         self._emit(event, args, ack=answer, with_error=True, volatile=volatile, timeout=timeout)
         return future
@@ -575,7 +556,7 @@ class Socket(AnyListeners):
             self._last_offset = args[-1]
 
     def _send_ack(self, ack_id: int, result: Any) -> None:
-        self._packet(Packet(PacketType.ACK, self.nsp, _ack_data(result), ack_id))
+        self._packet(Packet(PacketType.ACK, self.nsp, ack_args(result), ack_id))
 
     def _on_ack(self, packet: Packet) -> None:
         if packet.id is None:

@@ -21,6 +21,7 @@ holds ``bytes``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final, Protocol
@@ -43,6 +44,8 @@ __all__ = [
     "Packet",
     "PacketType",
     "Parser",
+    "ack_args",
+    "ack_value",
     "encode_ack_text",
     "encode_event_text",
 ]
@@ -64,6 +67,24 @@ RESERVED_EVENTS: Final = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 """Event names a peer may not send: they have a special meaning on one side or the other."""
+
+
+def ack_value(args: Sequence[Any]) -> Any:
+    """The value of received acknowledgement arguments: ``None`` (none), the argument, or a tuple."""
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+def ack_args(result: Any) -> list[Any]:
+    """A handler's return value as acknowledgement arguments: ``None`` none, a tuple several, else
+    one (the inverse of :func:`ack_value`)."""
+    if type(result) is tuple:
+        return list(result)
+    return [] if result is None else [result]
+
 
 MAX_ACK_ID: Final = 2**53 - 1
 """The largest acknowledgement id accepted (``Number.MAX_SAFE_INTEGER``)."""

@@ -18,8 +18,7 @@ from aiosio.adapters._targeting import (
 )
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SocketDetails
 from aiosio.exceptions import AckTimeoutError
-from aiosio.protocol.socketio import Packet, PacketType
-from aiosio.server.reasons import RESERVED_EVENTS
+from aiosio.protocol.socketio import RESERVED_EVENTS, Packet, PacketType, ack_value
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import Adapter, AdapterSocket
@@ -30,7 +29,6 @@ __all__ = [
     "Broadcasting",
     "RemoteSocket",
     "Targeting",
-    "ack_value",
     "prepare_args",
     "rooms_of",
 ]
@@ -62,15 +60,6 @@ def prepare_args(args: Iterable[Any]) -> list[Any]:
                 raise TypeError("file arguments must be opened in binary mode")
             out[i] = bytes(content)
     return out
-
-
-def ack_value(args: tuple[Any, ...] | list[Any]) -> Any:
-    """The value of an acknowledgement: ``None`` (no argument), the argument, or a tuple of them."""
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
 
 
 class BroadcastOperator(RoomTargeting):

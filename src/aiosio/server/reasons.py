@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["RECOVERABLE_REASONS", "RESERVED_EVENTS", "DisconnectReason"]
+__all__ = ["RECOVERABLE_REASONS", "DisconnectReason"]
 
 
 class DisconnectReason(StrEnum):
@@ -40,9 +40,4 @@ RECOVERABLE_REASONS: frozenset[str] = frozenset(
         DisconnectReason.SERVER_SHUTTING_DOWN,
         DisconnectReason.FORCED_SERVER_CLOSE,
     }
-)
-
-#: Event names a socket may not emit: the client reserves them for itself.
-RESERVED_EVENTS: frozenset[str] = frozenset(
-    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )

@@ -14,17 +14,23 @@ from aiosio._handlers import Ack, AnyListeners, invoke, is_coroutine, start
 from aiosio._loop import off_loop
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
-from aiosio.protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
+from aiosio.protocol.socketio import (
+    RESERVED_EVENTS,
+    Packet,
+    PacketType,
+    ack_value,
+    encode_ack_text,
+    encode_event_text,
+)
 from aiosio.server.broadcast import (
     PLAIN_TYPES,
     BroadcastOperator,
     Targeting,
-    ack_value,
     prepare_args,
     rooms_of,
 )
 from aiosio.server.handshake import Handshake
-from aiosio.server.reasons import RECOVERABLE_REASONS, RESERVED_EVENTS
+from aiosio.server.reasons import RECOVERABLE_REASONS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
