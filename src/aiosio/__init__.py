@@ -13,7 +13,6 @@ from .adapters import (
     SessionAwareAdapter,
 )
 from .asgi import ASGIApp
-from .engine.errors import RequestRefused
 from .engine.server import EngineServer
 from .engine.socket import EngineSocket
 from .exceptions import (
@@ -25,6 +24,7 @@ from .exceptions import (
     DisconnectedError,
     EngineProtocolError,
     ProtocolError,
+    RequestRefused,
     SocketProtocolError,
 )
 from .protocol.socketio import DEFAULT_PARSER, JsonParser

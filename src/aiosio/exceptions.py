@@ -6,11 +6,17 @@
     ├── ProtocolError                 bytes from a peer that break the protocol
     │   ├── EngineProtocolError       Engine.IO packet or payload
     │   └── SocketProtocolError       Socket.IO packet, namespace, ack id or attachments
+    ├── RequestRefused                an allow_request hook refuses an Engine.IO handshake (server)
     ├── ClientConnectionError         a connection could not be made or was lost (client side)
-    │   └── ConnectRefusedError       the server refused the namespace (CONNECT_ERROR)
+    │   └── ConnectRefusedError       a namespace connection refused: a server middleware raises it,
+    │                                 the client receives it (CONNECT_ERROR message and data)
     ├── DisconnectedError             an operation on a socket that is no longer connected
-    ├── AckTimeoutError               acknowledgements did not arrive in time
+    ├── AckTimeoutError               acknowledgements did not arrive in time (also a TimeoutError)
     └── AdapterError                  a cluster adapter could not reach its peers
+
+The two refusals are decisions, not failures: user code raises them to refuse a peer
+(``RequestRefused`` in ``allow_request``, ``ConnectRefusedError`` in a namespace middleware), and
+the client raises ``ConnectRefusedError`` when the server refused it.
 
 Programming mistakes (a bad option, a wrong type) raise the builtin ``TypeError`` / ``ValueError``.
 """
@@ -28,6 +34,7 @@ __all__ = [
     "DisconnectedError",
     "EngineProtocolError",
     "ProtocolError",
+    "RequestRefused",
     "SocketProtocolError",
 ]
 
@@ -48,14 +55,27 @@ class SocketProtocolError(ProtocolError):
     """A Socket.IO packet could not be decoded or validated."""
 
 
+class RequestRefused(AiosioError):  # noqa: N818 - it is a decision, not a failure
+    """Raised by an ``allow_request`` hook to refuse a handshake.
+
+    The client gets ``status`` (403 by default) with ``{"code": 4, "message": message}``.
+    """
+
+    def __init__(self, message: str = "Forbidden", status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
 class ClientConnectionError(AiosioError):
     """A connection could not be established, or it was lost."""
 
 
 class ConnectRefusedError(ClientConnectionError):
-    """The server refused to connect a namespace (a ``CONNECT_ERROR`` packet).
+    """A namespace connection refused (a ``CONNECT_ERROR`` packet).
 
-    ``message`` is the reason the server gave and ``data`` the optional extra payload.
+    On the server, a namespace middleware raises it to refuse a socket; on the client,
+    ``connect()`` raises it. ``message`` is the reason and ``data`` the optional extra payload.
     """
 
     def __init__(self, message: str, data: Any = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from .. import _json
+from ..exceptions import RequestRefused
 from .http import Response
 
 __all__ = ["ErrorCode", "RequestRefused", "error_response"]
@@ -33,18 +34,6 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.FORBIDDEN: "Forbidden",
     ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
 }
-
-
-class RequestRefused(Exception):  # noqa: N818 - it is a decision, not a failure
-    """Raised by an ``allow_request`` hook to refuse a handshake.
-
-    The client gets ``status`` (403 by default) with ``{"code": 4, "message": message}``.
-    """
-
-    def __init__(self, message: str = "Forbidden", status: int = 403) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def error_response(

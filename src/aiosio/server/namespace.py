@@ -118,7 +118,7 @@ class Namespace(Listeners, Broadcasting):
 
         ``fn(socket)`` may be a plain function or a coroutine function. To refuse the connection,
         raise: the client receives a CONNECT_ERROR with ``{"message": str(exc)}``, plus ``"data"`` when
-        the exception has a ``data`` attribute (see :class:`aiosio.exceptions.ConnectionRefusedError`).
+        the exception has a ``data`` attribute (see :class:`aiosio.exceptions.ConnectRefusedError`).
         Returns ``fn`` so that it works as a decorator.
         """
         if not callable(fn):
