@@ -120,6 +120,10 @@ class Point:
 MSGS = Metric("per_s", "throughput", "msgs/s", True)
 CPU_MSG = Metric("server_cpu_us_per_msg", "server CPU", "µs/msg", False)
 P99 = Metric("latency.p99_ms", "p99 round trip", "ms", False)
+ACKS = (
+    Metric("per_s", "throughput", "acks/s", True),
+    Metric("server_cpu_us_per_msg", "server CPU", "µs/ack", False),
+)
 
 
 def build_points(quick: bool) -> list[Point]:
@@ -132,47 +136,24 @@ def build_points(quick: bool) -> list[Point]:
             Point("echo", f"echo-{n}", f"echo, {n} clients", "echo", {"clients": n}, metrics)
         )
     n = 20 if quick else 100
-    async_servers = ("node", "psio", "aiosio", "aiosio-async")
+    # The plain ack point, then echo and ack with async def handlers beside Node (plain functions)
+    # and python-socketio (whose handlers are all coroutines).
     points.append(
-        Point(
-            "async",
-            f"echo-async-{n}",
-            f"echo with async def handlers, {n} clients",
-            "echo",
-            {"clients": n},
-            (MSGS, CPU_MSG),
-            servers=async_servers,
-            subject="aiosio-async",
-        )
+        Point("ack", f"ack-{n}", f"ack round trips, {n} clients", "ack", {"clients": n}, ACKS)
     )
-    points.append(
-        Point(
-            "async",
-            f"ack-async-{n}",
-            f"ack with async def handlers, {n} clients",
-            "ack",
-            {"clients": n},
-            (
-                Metric("per_s", "throughput", "acks/s", True),
-                Metric("server_cpu_us_per_msg", "server CPU", "µs/ack", False),
-            ),
-            servers=async_servers,
-            subject="aiosio-async",
+    for mode, what, metrics in (("echo", "echo", (MSGS, CPU_MSG)), ("ack", "ack", ACKS)):
+        points.append(
+            Point(
+                "async",
+                f"{mode}-async-{n}",
+                f"{what} with async def handlers, {n} clients",
+                mode,
+                {"clients": n},
+                metrics,
+                servers=("node", "psio", "aiosio", "aiosio-async"),
+                subject="aiosio-async",
+            )
         )
-    )
-    points.append(
-        Point(
-            "ack",
-            f"ack-{n}",
-            f"ack round trips, {n} clients",
-            "ack",
-            {"clients": n},
-            (
-                Metric("per_s", "throughput", "acks/s", True),
-                Metric("server_cpu_us_per_msg", "server CPU", "µs/ack", False),
-            ),
-        )
-    )
     n = 5 if quick else 10
     points.append(
         Point(
