@@ -52,6 +52,8 @@ ALLOWED = {
     "adapters": {"protocol", "adapters"},
     "server": {"protocol", "engine", "server", "adapters", "serve", "asgi"},
     "client": {"protocol", "client"},
+    "sync": {"client", "sync"},
+    "testing": {"protocol", "engine", "server", "client", "testing"},
 }
 SHARED = {"_json", "_logging", "exceptions", "_handlers"}
 
