@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
 from ._logging import configure_from_env as _configure_logging
 from .adapters import (
     Adapter,
@@ -39,7 +42,10 @@ from .server import (
     Socket,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("aiosio")
+except _PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_PARSER",
