@@ -55,7 +55,7 @@ ALLOWED = {
     "sync": {"client", "sync"},
     "testing": {"protocol", "engine", "server", "client", "testing"},
 }
-SHARED = {"_json", "_logging", "exceptions", "_handlers"}
+SHARED = {"_json", "_logging", "exceptions", "_handlers", "_typed"}
 
 
 def test_imports_run_downward() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from ._json import register_type as register_json_type
 from ._logging import configure_from_env as _configure_logging
 from .adapters import (
     Adapter,
@@ -79,6 +80,7 @@ __all__ = [
     "Socket",
     "SocketProtocolError",
     "__version__",
+    "register_json_type",
     "run",
     "serve",
     "wait_for_shutdown_signal",

@@ -135,3 +135,30 @@ def test_open_clients_are_closed_at_interpreter_exit(sio: SioServer) -> None:
     reasons = [e["reason"] for e in server_events(sio, "disconnect", count=2)]
     # Closed politely by the exit hook, not dropped.
     assert sorted(reasons) == ["client namespace disconnect", "client namespace disconnect"]
+
+
+def test_typed_handlers_are_validated(sio: SioServer) -> None:
+    import pydantic
+
+    class Question(pydantic.BaseModel):
+        text: str
+        urgent: bool = False
+
+    client = Client()
+    got: list[Question] = []
+
+    @client.on("question")
+    def question(q: Question) -> Question:
+        got.append(q)
+        return Question(text=q.text.upper(), urgent=q.urgent)
+
+    client.connect(sio.url, transports=["websocket"])
+    try:
+        client.emit("ask", {"text": "why", "urgent": "yes"})
+        assert server_events(sio, "answer")[0]["answer"] == {"text": "WHY", "urgent": True}
+        client.emit("ask", {"urgent": 3})
+        answer = server_events(sio, "answer", count=2)[1]["answer"]
+        assert answer["error"] == "invalid arguments"
+        assert len(got) == 1
+    finally:
+        client.disconnect()

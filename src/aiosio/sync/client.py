@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from .._typed import validating
 from ..client import Manager, Socket
 from ..client.socket import RESERVED_EVENTS
 from ..exceptions import ClientConnectionError, DisconnectedError
@@ -110,6 +111,7 @@ class Client:
 
     def _attach(self, socket: Socket, event: str, fn: Callable[..., Any]) -> None:
         limit = _capacity(fn) if event in _LENIENT else None
+        fn = validating(fn)  # typed events, as for the asyncio client's handlers
 
         async def on_loop(*args: Any) -> Any:
             executor = self._executor
