@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 BENCH_STAMP := bench/node_modules/.installed
 SYSTEM_STAMP := $(VENV)/.system
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit docs dist bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,17 @@ typecheck: $(STAMP)
 unit: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The documentation site (mkdocs-material + mkdocstrings), warnings as errors; output in build/site.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The wheel and the sdist in dist/, checked by twine.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check dist/*
+
+test: lint typecheck docs unit
 
 # Needs a quiet machine (see docs/benchmarks.md). Smoke run: make bench BENCH_ARGS=--quick
 bench: $(STAMP) $(BENCH_STAMP)
@@ -58,4 +68,4 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache build dist
