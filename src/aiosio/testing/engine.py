@@ -38,6 +38,9 @@ class _Connection:
     def accept(
         self, handler: WebSocketHandler, headers: list[tuple[str, str]] | None = None
     ) -> None:
+        if self._client.state == "closed":  # the client gave up while the server decided
+            self._loop.call_soon(handler.on_disconnect, None)
+            return
         self.handler = handler
 
     def reject(self, response: Response) -> None:
