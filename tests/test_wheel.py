@@ -76,7 +76,7 @@ def test_wheel_installs_and_runs_the_readme_examples(tmp_path: Path) -> None:
     assert out.split() == [version, "True"]
 
     # With every extra: every public module imports.
-    _run(*pip, f"{wheel}[client,redis,msgpack]", cwd=tmp_path)
+    _run(*pip, f"{wheel}[client,redis,msgpack,pydantic]", cwd=tmp_path)
     count, installed_version = _run(python, "-c", IMPORT_ALL, cwd=tmp_path).split()
     assert int(count) >= 20
     assert installed_version == version
