@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from aiosio import AckTimeoutError, ClientConnectionError, ConnectRefusedError
+from aiosio import AckTimeoutError, ClientConnectionError, ConnectRefusedError, DisconnectedError
 from aiosio.sync import SimpleClient
 from tests.client.servers import SioServer
 
@@ -105,3 +106,19 @@ def test_threads_share_one_client(sio: SioServer) -> None:
         for thread in threads:
             thread.join(10)
     assert sorted(answers) == sorted((n, i) for n in range(4) for i in range(20))
+
+
+def test_receive_after_the_server_ends_the_session(sio: SioServer) -> None:
+    client = SimpleClient()
+    with pytest.raises(DisconnectedError):
+        client.receive(timeout=5)  # never connected
+    client.connect(sio.url, transports=["websocket"])
+    client.emit("echo", "last")
+    client.emit("server_disconnect")
+    assert client.receive(timeout=5) == ("echo", "last")  # what arrived is still handed out
+    started = time.monotonic()
+    with pytest.raises(DisconnectedError):
+        client.receive(timeout=5)
+    assert time.monotonic() - started < 4
+    assert not client.connected
+    client.disconnect()

@@ -145,14 +145,20 @@ class SimpleClient:
         """The next event from the server as ``(event, *args)``.
 
         Waits at most ``timeout`` seconds (for ever with ``None``), then raises ``TimeoutError``.
+        Raises :class:`~aiosio.DisconnectedError` once no event is left and the session is over for
+        good (never connected, :meth:`disconnect` called, disconnected by the server, or
+        reconnection gave up); while a reconnection is under way it keeps waiting.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            # Wake up now and then so that Ctrl+C is seen on every platform.
-            step = 0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
+            # Wake up now and then so that Ctrl+C and the end of the session are seen.
+            step = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
             try:
                 return self._events.get(timeout=step)
             except queue.Empty:
+                socket = self._socket
+                if (socket is None or not socket.active) and self._events.empty():
+                    raise DisconnectedError("the session is over") from None
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError(f"no event within {timeout} s") from None
 
