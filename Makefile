@@ -40,8 +40,8 @@ run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m examples.chat --host 127.0.0.1 --port 3000
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check src tests examples bench mkdocs_hooks.py
+	$(BIN)/ruff format --check src tests examples bench mkdocs_hooks.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
