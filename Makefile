@@ -15,7 +15,7 @@ find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1
 DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 OTHER_VERSIONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),$(SUPPORTED)),$(if $(call find_python,$(v)),$(v)))
 
-.PHONY: run test lint typecheck unit unit-other bench clean
+.PHONY: run test lint typecheck unit unit-other docs dist bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,8 @@ run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m examples.chat --host 127.0.0.1 --port 3000
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check src tests examples bench mkdocs_hooks.py
+	$(BIN)/ruff format --check src tests examples bench mkdocs_hooks.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -65,6 +65,16 @@ unit: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
 	@echo "== tests on Python $$($(BIN)/python -c 'import platform; print(platform.python_version())')"
 	$(BIN)/pytest
 
+# The documentation site (mkdocs-material + mkdocstrings), warnings as errors; output in build/site.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The wheel and the sdist in dist/, checked by twine.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check dist/*
+
 # The same suite on every other supported Python installed here, one after the other.
 unit-other: $(foreach v,$(OTHER_VERSIONS),.venv-$(v)/.installed) $(NODE_STAMP) $(SYSTEM_STAMP)
 	@for v in $(OTHER_VERSIONS); do \
@@ -72,7 +82,7 @@ unit-other: $(foreach v,$(OTHER_VERSIONS),.venv-$(v)/.installed) $(NODE_STAMP) $
 	  .venv-$$v/bin/pytest -q || exit 1; \
 	done
 
-test: lint typecheck unit unit-other
+test: lint typecheck docs unit unit-other
 	@echo "== passed on Python $(DEFAULT_VERSION) $(OTHER_VERSIONS) (supported: $(SUPPORTED))"
 
 # Needs a quiet machine (see docs/benchmarks.md). Smoke run: make bench BENCH_ARGS=--quick
@@ -81,4 +91,4 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache build dist

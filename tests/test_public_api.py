@@ -52,8 +52,10 @@ ALLOWED = {
     "adapters": {"protocol", "adapters"},
     "server": {"protocol", "engine", "server", "adapters", "serve", "asgi"},
     "client": {"protocol", "client"},
+    "sync": {"client", "protocol", "sync"},
+    "testing": {"protocol", "engine", "server", "client", "testing"},
 }
-SHARED = {"_json", "_logging", "exceptions", "_handlers", "_loop"}
+SHARED = {"_json", "_logging", "exceptions", "_handlers", "_loop", "_typed"}
 
 
 def test_imports_run_downward() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
 from ._handlers import Ack
+from ._json import register_type as register_json_type
 from ._logging import configure_from_env as _configure_logging
 from .adapters import (
     Adapter,
@@ -40,7 +44,10 @@ from .server import (
     Socket,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("aiosio")
+except _PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_PARSER",
@@ -75,6 +82,7 @@ __all__ = [
     "Socket",
     "SocketProtocolError",
     "__version__",
+    "register_json_type",
     "run",
     "serve",
     "wait_for_shutdown_signal",

@@ -31,6 +31,8 @@ from functools import partial
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar, overload
 
+from ._typed import original, validating
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
@@ -236,9 +238,14 @@ class _Once:
         return self.listener(*args)
 
 
+def _original(registered: Handler) -> Handler:
+    """The handler as the user registered it (without the once and validation wrappers)."""
+    return original(registered.listener if type(registered) is _Once else registered)
+
+
 def _remove(handlers: list[Handler], handler: Handler) -> None:
     for i, registered in enumerate(handlers):
-        if registered is handler or (type(registered) is _Once and registered.listener is handler):
+        if registered is handler or _original(registered) is handler:
             del handlers[i]
             return
 
@@ -291,7 +298,7 @@ class Listeners:
 
     def listeners(self, event: str) -> list[Handler]:
         """A copy of the handlers of ``event``, in call order."""
-        return [h.listener if type(h) is _Once else h for h in self._handlers.get(event, ())]
+        return [_original(h) for h in self._handlers.get(event, ())]
 
     def _register(self, event: str, handler: F | None, once: bool) -> F | Callable[[F], F]:
         if self._str_names and not isinstance(event, str):
@@ -309,6 +316,7 @@ class Listeners:
     def _add_handler(self, event: str, handler: Handler, once: bool = False) -> None:
         if not callable(handler):
             raise TypeError("handler must be callable")
+        handler = validating(handler)  # typed events: the handler, or a validating wrapper
         if once:
             handler = _Once(self, event, handler)
         self._handlers.setdefault(event, []).append(handler)

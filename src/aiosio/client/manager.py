@@ -33,8 +33,10 @@ class Manager(Listeners):
 
     ``url`` is ``http(s)://host[:port]`` (a path in it names a namespace, not the server path;
     query parameters are sent with every request). Times are in seconds. ``random`` is the random
-    source of the reconnection jitter (``random.random`` by default). Event names (see the module
-    docstring) are strings.
+    source of the reconnection jitter (``random.random`` by default). ``engine_factory`` makes each
+    Engine.IO session (``EngineClient(url, **engine_options)`` by default; :mod:`aiosio.testing`
+    gives one that talks to a server in the same process). Event names (see the module docstring)
+    are strings.
     """
 
     _logger = _logger
@@ -59,8 +61,10 @@ class Manager(Listeners):
         timeout: float | None = 20.0,
         random: Callable[[], float] | None = None,
         parser: Any = None,
+        engine_factory: Callable[..., EngineClient] = EngineClient,
     ) -> None:
         self.uri = url
+        self._engine_factory = engine_factory
         self.engine_options: dict[str, Any] = {
             "path": path,
             "query": dict(query or {}),
@@ -71,7 +75,7 @@ class Manager(Listeners):
             "ssl": ssl,
         }
         # Fail early on a bad URL or option.
-        EngineClient(url, **self.engine_options)
+        engine_factory(url, **self.engine_options)
         if reconnection_attempts < 0:
             raise ValueError("reconnection_attempts must be >= 0")
         self.reconnection = reconnection
@@ -180,7 +184,7 @@ class Manager(Listeners):
         self._open_task = spawn(self._open(reconnect), _logger)
 
     async def _open(self, reconnect: bool) -> None:
-        engine = EngineClient(self.uri, **self.engine_options)
+        engine = self._engine_factory(self.uri, **self.engine_options)
         self.engine = engine
         error: BaseException | None = None
         try:
