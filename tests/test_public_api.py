@@ -50,7 +50,8 @@ ALLOWED = {
     "engine": {"protocol", "engine", "serve", "asgi", "_http"},
     "_http": {"_http", "engine", "protocol"},
     "adapters": {"protocol", "adapters"},
-    "server": {"protocol", "engine", "server", "adapters", "serve", "asgi"},
+    "server": {"protocol", "engine", "server", "adapters", "serve", "asgi", "routes"},
+    "admin": {"protocol", "engine", "server", "adapters", "routes", "admin"},
     "client": {"protocol", "client"},
 }
 SHARED = {"_json", "_logging", "exceptions", "_handlers"}

@@ -31,7 +31,9 @@ logger = logging.getLogger("aiosio.engine")
 
 _PING = Packet(PacketType.PING)
 _PONG_PROBE = "3probe"
-_EVENTS = frozenset({"message", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"})
+_EVENTS = frozenset(
+    {"message", "send", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"}
+)
 #: How long a polling session waits for its next GET to deliver a close packet (the reference's value).
 _CLOSE_TIMEOUT = 30.0
 
@@ -47,7 +49,9 @@ class EngineSocket:
     """A client's Engine.IO session, whatever transport carries it.
 
     Listen with :meth:`on`: ``"message"`` (``str | bytes``), ``"close"`` (reason, description),
-    ``"upgrade"`` (transport name), ``"drain"``. Send with :meth:`send`; end with :meth:`close`.
+    ``"upgrade"`` (transport name), ``"drain"``, and ``"send"`` (each outgoing message, ``str | bytes``,
+    for observers: it costs nothing while nobody listens). Send with :meth:`send`; end with
+    :meth:`close`.
     """
 
     __slots__ = (
@@ -58,6 +62,7 @@ class EngineSocket:
         "_polling",
         "_probe",
         "_probe_transport",
+        "_send_observed",
         "_timer",
         "_transport",
         "_upgrading",
@@ -80,6 +85,7 @@ class EngineSocket:
         self.session = Session(sid, server.ping_interval, server.ping_timeout, self.loop.time())
         self._listeners: dict[str, list[Listener]] = {}
         self._on_message_fn: Listener | None = None
+        self._send_observed = False
         self._polling: PollingTransport | None = None
         self._transport: PollingTransport | WebSocketTransport
         self._probe: UpgradeProbe | None = None
@@ -142,6 +148,8 @@ class EngineSocket:
             if event == "message":
                 listeners = self._listeners["message"]
                 self._on_message_fn = listeners[0] if len(listeners) == 1 else None
+            elif event == "send":
+                self._send_observed = True
             return fn
 
         return register(handler) if handler is not None else register
@@ -153,16 +161,25 @@ class EngineSocket:
             listeners.remove(handler)
             if event == "message":
                 self._on_message_fn = listeners[0] if len(listeners) == 1 else None
+            elif event == "send":
+                self._send_observed = bool(listeners)
 
     def send(self, data: str | bytes) -> None:
         """Send one message. Never blocks; dropped once the session is closing or closed."""
-        if self.is_open and self._transport.send_message(data) > self.server.max_write_buffer_size:
+        if not self.is_open:
+            return
+        if self._send_observed:
+            self._emit("send", data)
+        if self._transport.send_message(data) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
     write = send
 
     def send_prepared(self, prepared: PreparedMessages) -> None:
         """Send messages made by :func:`prepare`; the same object may go to many sessions."""
+        if self._send_observed and self.is_open:
+            for message in prepared.messages:
+                self._emit("send", message[1:] if type(message) is str else message)
         if (
             self.is_open
             and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
@@ -361,6 +378,7 @@ class EngineSocket:
         self._emit("close", reason.value, description)
         self._listeners.clear()
         self._on_message_fn = None
+        self._send_observed = False
 
     def _emit(self, event: str, *args: Any) -> None:
         for fn in tuple(self._listeners.get(event, ())):
