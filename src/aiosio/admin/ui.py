@@ -14,6 +14,7 @@ from aiosio.engine.http import Request, Response
 __all__ = ["UIFiles", "find_ui_dist"]
 
 _EXTERNAL = re.compile(rb'<link rel="stylesheet" href="https://[^"]*">')
+_ICONS_CSS = b"mdi/css/materialdesignicons.min.css"
 
 
 def find_ui_dist(start: Path | None = None) -> Path | None:
@@ -26,26 +27,40 @@ def find_ui_dist(start: Path | None = None) -> Path | None:
     return None
 
 
+def find_icons(dist: Path) -> Path | None:
+    """The ``@mdi/font`` package next to the UI's (the icon font the page loads from a CDN)."""
+    for folder in dist.resolve().parents:
+        icons = folder / "node_modules" / "@mdi" / "font"
+        if (icons / "css" / "materialdesignicons.min.css").is_file():
+            return icons
+    return None
+
+
 class UIFiles:
     """A plain HTTP handler for ``<prefix>...``: the UI's files, read once and kept in memory.
 
     The page is given two changes: its links to outside font and icon sites are dropped (so that it
-    works without Internet access), and the connection form is filled in with this server's address
-    and Socket.IO path when the browser has nothing saved yet.
+    works without Internet access; the icon font is served from ``node_modules/@mdi/font`` when it is
+    installed), and the connection form is filled in with this server's address and Socket.IO path
+    when the browser has nothing saved yet.
     """
 
-    __slots__ = ("_cache", "dist", "io_path", "prefix")
+    __slots__ = ("_cache", "dist", "icons", "io_path", "prefix")
 
     def __init__(self, dist: Path, prefix: str, io_path: str) -> None:
         if not prefix.startswith("/") or not prefix.endswith("/"):
             raise ValueError("the UI prefix starts and ends with '/'")
         self.dist = dist.resolve()
+        self.icons = find_icons(self.dist)
         self.prefix = prefix
         self.io_path = io_path.rstrip("/") or "/"
         self._cache: dict[str, tuple[bytes, str, str]] = {}
 
     def _index(self) -> bytes:
         page = _EXTERNAL.sub(b"", (self.dist / "index.html").read_bytes())
+        if self.icons is not None:
+            link = b'<link rel="stylesheet" href="' + _ICONS_CSS + b'">'
+            page = page.replace(b"</title>", b"</title>" + link, 1)
         defaults = json.dumps({"path": self.io_path})
         script = (
             "<script>(function(){var d=" + defaults + ";try{"
@@ -60,8 +75,11 @@ class UIFiles:
         cached = self._cache.get(name)
         if cached is not None:
             return cached
-        path = (self.dist / name).resolve()
-        if not path.is_relative_to(self.dist) or not path.is_file():
+        root, relative = self.dist, name
+        if name.startswith("mdi/") and self.icons is not None:
+            root, relative = self.icons.resolve(), name[4:]
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
             return None
         body = self._index() if name == "index.html" else path.read_bytes()
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
