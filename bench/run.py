@@ -74,6 +74,11 @@ def server_specs() -> dict[str, ServerSpec]:
             ServerSpec("psio", "python-socketio (uvicorn)", (py, str(servers / "psio_server.py"))),
             ServerSpec("aiosio", "aiosio (embedded)", (py, str(servers / "aiosio_server.py"))),
             ServerSpec(
+                "aiosio-metrics",
+                "aiosio (embedded) + metrics",
+                (py, str(servers / "aiosio_server.py"), "--metrics"),
+            ),
+            ServerSpec(
                 "aiosio-asgi",
                 "aiosio (ASGI, uvicorn)",
                 (py, str(servers / "aiosio_server.py"), "--asgi"),

@@ -17,9 +17,13 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 import aiosio
 
 
-def build() -> aiosio.Server:
-    """Return a server with the benchmark handlers."""
+def build(metrics: bool = False) -> aiosio.Server:
+    """Return a server with the benchmark handlers (and Prometheus metrics when ``metrics``)."""
     io = aiosio.Server()
+    if metrics:
+        from aiosio.metrics import Metrics
+
+        io.route("/metrics", Metrics(io).handler)
 
     @io.on("connection")
     def on_connection(socket: aiosio.Socket) -> None:
@@ -39,9 +43,9 @@ def build() -> aiosio.Server:
     return io
 
 
-async def serve_embedded(host: str, port: int) -> None:
+async def serve_embedded(host: str, port: int, metrics: bool = False) -> None:
     """Run the embedded server until SIGTERM/SIGINT."""
-    io = build()
+    io = build(metrics)
     bound = await io.listen(port, host)
     sys.stdout.write(f"LISTENING {bound}\n")
     sys.stdout.flush()
@@ -59,20 +63,21 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--asgi", action="store_true", help="serve io.asgi_app() on uvicorn")
     parser.add_argument("--no-uvloop", action="store_true", help="embedded mode on plain asyncio")
+    parser.add_argument("--metrics", action="store_true", help="count Prometheus metrics")
     add_uvicorn_args(parser)
     args = parser.parse_args()
     if args.asgi:
-        serve_asgi(build().asgi_app(), args)
+        serve_asgi(build(args.metrics).asgi_app(), args)
         return
     if args.no_uvloop:
-        asyncio.run(serve_embedded(args.host, args.port))
+        asyncio.run(serve_embedded(args.host, args.port, args.metrics))
         return
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve_embedded(args.host, args.port))
+        asyncio.run(serve_embedded(args.host, args.port, args.metrics))
     else:
-        uvloop.run(serve_embedded(args.host, args.port))
+        uvloop.run(serve_embedded(args.host, args.port, args.metrics))
 
 
 if __name__ == "__main__":
