@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import socketio
-
 from examples.chat import make_server, page
 
 

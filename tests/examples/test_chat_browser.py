@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from examples.chat import make_server, page
+
 from tests.support.browser import BrowserScript, require_browser
 
 pytestmark = pytest.mark.timeout(90)
