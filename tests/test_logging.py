@@ -23,7 +23,10 @@ def _restore_loggers() -> Iterator[None]:
     ("value", "expected"),
     [
         ("aiosio*", set(LOGGER_NAMES)),
-        ("socket.io*", {"aiosio.server", "aiosio.parser", "aiosio.adapter", "aiosio.client"}),
+        (
+            "socket.io*",
+            {"aiosio.server", "aiosio.parser", "aiosio.adapter", "aiosio.client", "aiosio.admin"},
+        ),
         # engine.io-client is the client logger's reference name, so engine* selects it too.
         ("engine*", {"aiosio.engine", "aiosio.http", "aiosio.client"}),
         ("engine:*", {"aiosio.engine", "aiosio.http"}),

@@ -157,13 +157,13 @@ class Metrics:
         self.handshakes[transport] = self.handshakes.get(transport, 0) + 1
         traffic = self.traffic
 
-        def on_message(data: str | bytes) -> None:
+        def on_message(data: str | bytes, traffic: _Traffic = traffic) -> None:
             traffic.msgs_in += 1
-            traffic.bytes_in += len(data) if type(data) is bytes else _byte_length(data)
+            traffic.bytes_in += len(data) if data.isascii() else _byte_length(data)
 
-        def on_send(data: str | bytes) -> None:
+        def on_send(data: str | bytes, traffic: _Traffic = traffic) -> None:
             traffic.msgs_out += 1
-            traffic.bytes_out += len(data) if type(data) is bytes else _byte_length(data)
+            traffic.bytes_out += len(data) if data.isascii() else _byte_length(data)
 
         def on_upgrade(name: str) -> None:
             self.upgrades += 1
@@ -174,7 +174,7 @@ class Metrics:
             if description == _OVERFLOW:
                 self.overflows += 1
 
-        conn.on("message", on_message)
+        conn.on("receive", on_message)
         conn.on("send", on_send)
         conn.on("upgrade", on_upgrade)
         conn.on("close", on_close)

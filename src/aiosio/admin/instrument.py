@@ -174,7 +174,7 @@ class Admin:
         def on_close(reason: str, description: Any = None) -> None:
             events.push("rawDisconnection", reason)
 
-        conn.on("message", on_message)
+        conn.on("receive", on_message)
         conn.on("send", on_send)
         conn.on("close", on_close)
 

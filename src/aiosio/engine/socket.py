@@ -32,7 +32,7 @@ logger = logging.getLogger("aiosio.engine")
 _PING = Packet(PacketType.PING)
 _PONG_PROBE = "3probe"
 _EVENTS = frozenset(
-    {"message", "send", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"}
+    {"message", "receive", "send", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"}
 )
 #: How long a polling session waits for its next GET to deliver a close packet (the reference's value).
 _CLOSE_TIMEOUT = 30.0
@@ -49,8 +49,9 @@ class EngineSocket:
     """A client's Engine.IO session, whatever transport carries it.
 
     Listen with :meth:`on`: ``"message"`` (``str | bytes``), ``"close"`` (reason, description),
-    ``"upgrade"`` (transport name), ``"drain"``, and ``"send"`` (each outgoing message, ``str | bytes``,
-    for observers: it costs nothing while nobody listens). Send with :meth:`send`; end with
+    ``"upgrade"`` (transport name), ``"drain"``; and for observers (metrics, the Admin UI) ``"receive"``
+    and ``"send"``: each incoming and outgoing message (``str | bytes``), called before the message is
+    handled or written, costing nothing while nobody listens. Send with :meth:`send`; end with
     :meth:`close`.
     """
 
@@ -58,11 +59,13 @@ class EngineSocket:
         "_close_deadline",
         "_closing",
         "_listeners",
+        "_message_fn",
         "_on_message_fn",
         "_polling",
         "_probe",
         "_probe_transport",
-        "_send_observed",
+        "_receive_fns",
+        "_send_fns",
         "_timer",
         "_transport",
         "_upgrading",
@@ -84,8 +87,12 @@ class EngineSocket:
         self.loop = asyncio.get_running_loop()
         self.session = Session(sid, server.ping_interval, server.ping_timeout, self.loop.time())
         self._listeners: dict[str, list[Listener]] = {}
+        #: the one "message" listener, if there is exactly one
+        self._message_fn: Listener | None = None
+        #: the same while no "receive" observer is set: the WebSocket transport's fast path calls it
         self._on_message_fn: Listener | None = None
-        self._send_observed = False
+        self._receive_fns: tuple[Listener, ...] | None = None
+        self._send_fns: tuple[Listener, ...] | None = None
         self._polling: PollingTransport | None = None
         self._transport: PollingTransport | WebSocketTransport
         self._probe: UpgradeProbe | None = None
@@ -145,11 +152,8 @@ class EngineSocket:
 
         def register(fn: F) -> F:
             self._listeners.setdefault(event, []).append(fn)
-            if event == "message":
-                listeners = self._listeners["message"]
-                self._on_message_fn = listeners[0] if len(listeners) == 1 else None
-            elif event == "send":
-                self._send_observed = True
+            if event in ("message", "send", "receive"):
+                self._listeners_changed()
             return fn
 
         return register(handler) if handler is not None else register
@@ -159,17 +163,27 @@ class EngineSocket:
         listeners = self._listeners.get(event)
         if listeners and handler in listeners:
             listeners.remove(handler)
-            if event == "message":
-                self._on_message_fn = listeners[0] if len(listeners) == 1 else None
-            elif event == "send":
-                self._send_observed = bool(listeners)
+            if event in ("message", "send", "receive"):
+                self._listeners_changed()
+
+    def _listeners_changed(self) -> None:
+        messages = self._listeners.get("message", ())
+        self._message_fn = messages[0] if len(messages) == 1 else None
+        self._receive_fns = tuple(self._listeners.get("receive", ())) or None
+        self._send_fns = tuple(self._listeners.get("send", ())) or None
+        self._on_message_fn = self._message_fn if self._receive_fns is None else None
 
     def send(self, data: str | bytes) -> None:
         """Send one message. Never blocks; dropped once the session is closing or closed."""
         if not self.is_open:
             return
-        if self._send_observed:
-            self._emit("send", data)
+        observers = self._send_fns
+        if observers is not None:
+            try:
+                for observer in observers:
+                    observer(data)
+            except Exception:
+                logger.exception("session %s: error in a send observer", self.id)
         if self._transport.send_message(data) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
@@ -177,9 +191,9 @@ class EngineSocket:
 
     def send_prepared(self, prepared: PreparedMessages) -> None:
         """Send messages made by :func:`prepare`; the same object may go to many sessions."""
-        if self._send_observed and self.is_open:
+        if self._send_fns is not None and self.is_open:
             for message in prepared.messages:
-                self._emit("send", message[1:] if type(message) is str else message)
+                self._observe(self._send_fns, message[1:] if type(message) is str else message)
         if (
             self.is_open
             and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
@@ -215,8 +229,22 @@ class EngineSocket:
         self._reschedule()
 
     # -- incoming -------------------------------------------------------------------------------
+    def _observe(self, observers: tuple[Listener, ...], data: str | bytes) -> None:
+        try:
+            for fn in observers:
+                fn(data)
+        except Exception:
+            logger.exception("session %s: error in an observer", self.id)
+
     def _on_message(self, data: str | bytes) -> None:
-        fn = self._on_message_fn
+        observers = self._receive_fns
+        if observers is not None:
+            try:
+                for observer in observers:
+                    observer(data)
+            except Exception:
+                logger.exception("session %s: error in a receive observer", self.id)
+        fn = self._message_fn
         if fn is not None:
             try:
                 fn(data)
@@ -378,7 +406,9 @@ class EngineSocket:
         self._emit("close", reason.value, description)
         self._listeners.clear()
         self._on_message_fn = None
-        self._send_observed = False
+        self._message_fn = None
+        self._receive_fns = None
+        self._send_fns = None
 
     def _emit(self, event: str, *args: Any) -> None:
         for fn in tuple(self._listeners.get(event, ())):

@@ -275,6 +275,7 @@ class Server(Broadcasting):
         if self._closing:
             conn.close()
             return
+        logger.debug("incoming connection with id %s", conn.id)
         Connection(self, conn)
 
     def _start_or_defer(self, awaitable: Awaitable[Any]) -> None:
