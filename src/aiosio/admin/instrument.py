@@ -220,28 +220,36 @@ class Admin:
         ]
 
     def _target(self, nsp: Any, room: Any) -> Any:
-        if not isinstance(nsp, str):
-            raise ValueError("namespace must be a string")
-        target = self.io.namespaces.get(nsp)
+        """The namespace (or its room) an action names, or ``None`` (logged) when there is none."""
+        target = self.io.namespaces.get(nsp) if isinstance(nsp, str) else None
         if target is None:
-            raise ValueError(f"unknown namespace {nsp!r}")
+            logger.info("admin: action on unknown namespace %r ignored", nsp)
+            return None
         return target.in_(room) if isinstance(room, str) and room else target
 
-    def _do_emit(self, nsp: Any, room: Any, event: Any, *args: Any) -> None:
+    def _do_emit(self, nsp: Any, room: Any, event: Any = None, *args: Any) -> None:
         logger.debug("admin: emit %r to namespace %r, room %r", event, nsp, room)
-        self._target(nsp, room).emit(str(event), *args)
+        target = self._target(nsp, room)
+        if target is not None and isinstance(event, str):
+            target.emit(event, *args)
 
     def _do_join(self, nsp: Any, room: Any, where: Any = None) -> None:
         logger.debug("admin: sockets of %r in %r join %r", nsp, where, room)
-        self._target(nsp, where).sockets_join(str(room))
+        target = self._target(nsp, where)
+        if target is not None and isinstance(room, str):
+            target.sockets_join(room)
 
     def _do_leave(self, nsp: Any, room: Any, where: Any = None) -> None:
         logger.debug("admin: sockets of %r in %r leave %r", nsp, where, room)
-        self._target(nsp, where).sockets_leave(str(room))
+        target = self._target(nsp, where)
+        if target is not None and isinstance(room, str):
+            target.sockets_leave(room)
 
     def _do_disconnect(self, nsp: Any, close: Any = False, where: Any = None) -> None:
         logger.debug("admin: disconnect sockets of %r in %r (close=%s)", nsp, where, close)
-        self._target(nsp, where).disconnect_sockets(bool(close))
+        target = self._target(nsp, where)
+        if target is not None:
+            target.disconnect_sockets(bool(close))
 
     # -- development mode: live socket events -----------------------------------------------------
 
