@@ -9,9 +9,10 @@
     # or mount metrics.asgi_app() in any ASGI framework
 
 What it costs: the hooks keep plain integer counters (no lock, no label lookup per message) and the
-Prometheus families are built when they are scraped. Counting messages and bytes adds one call per
-message in each direction; gauges (clients, sockets per namespace) are read at scrape time and cost
-nothing in between. ``docs/metrics.md`` has the measured overhead on the echo benchmark.
+Prometheus families are built when they are scraped. Messages and bytes are counted by the Engine.IO
+sessions themselves (:meth:`~aiosio.engine.socket.EngineSocket.count_traffic`: a few additions per
+message); gauges (clients, sockets per namespace) are read at scrape time and cost nothing in
+between. ``docs/observability.md`` has the measured overhead on the echo benchmark.
 
 Metrics (with the default ``prefix="socketio"``):
 
@@ -63,14 +64,8 @@ _OVERFLOW = "write buffer overflow"
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def _byte_length(data: str | bytes) -> int:
-    if type(data) is str:
-        return len(data) if data.isascii() else len(data.encode())
-    return len(data)
-
-
 class _Traffic:
-    """The per-message counters: plain attributes, incremented without locks."""
+    """The message counters of the sessions already closed (the open ones keep their own)."""
 
     __slots__ = ("bytes_in", "bytes_out", "msgs_in", "msgs_out")
 
@@ -155,27 +150,22 @@ class Metrics:
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         transport = conn.transport
         self.handshakes[transport] = self.handshakes.get(transport, 0) + 1
-        traffic = self.traffic
-
-        def on_message(data: str | bytes, traffic: _Traffic = traffic) -> None:
-            traffic.msgs_in += 1
-            traffic.bytes_in += len(data) if data.isascii() else _byte_length(data)
-
-        def on_send(data: str | bytes, traffic: _Traffic = traffic) -> None:
-            traffic.msgs_out += 1
-            traffic.bytes_out += len(data) if data.isascii() else _byte_length(data)
 
         def on_upgrade(name: str) -> None:
             self.upgrades += 1
 
         def on_close(reason: str, description: Any = None) -> None:
+            traffic = self.traffic
+            traffic.msgs_in += conn.messages_received
+            traffic.bytes_in += conn.bytes_received
+            traffic.msgs_out += conn.messages_sent
+            traffic.bytes_out += conn.bytes_sent
             key = (reason, conn.transport)
             self.disconnects[key] = self.disconnects.get(key, 0) + 1
             if description == _OVERFLOW:
                 self.overflows += 1
 
-        conn.on("receive", on_message)
-        conn.on("send", on_send)
+        conn.count_traffic()
         conn.on("upgrade", on_upgrade)
         conn.on("close", on_close)
 
@@ -318,10 +308,16 @@ class Metrics:
             leaves.add_metric([name, reason], count)
         yield leaves
         t = self.traffic
-        yield counter("messages_received", "Engine.IO messages received", t.msgs_in)
-        yield counter("messages_sent", "Engine.IO messages sent", t.msgs_out)
-        yield counter("bytes_received", "Bytes of the messages received", t.bytes_in)
-        yield counter("bytes_sent", "Bytes of the messages sent", t.bytes_out)
+        msgs_in, bytes_in, msgs_out, bytes_out = t.msgs_in, t.bytes_in, t.msgs_out, t.bytes_out
+        for conn in list(self.io.engine.clients.values()):  # the open sessions' own counters
+            msgs_in += conn.messages_received
+            bytes_in += conn.bytes_received
+            msgs_out += conn.messages_sent
+            bytes_out += conn.bytes_sent
+        yield counter("messages_received", "Engine.IO messages received", msgs_in)
+        yield counter("messages_sent", "Engine.IO messages sent", msgs_out)
+        yield counter("bytes_received", "Bytes of the messages received", bytes_in)
+        yield counter("bytes_sent", "Bytes of the messages sent", bytes_out)
         if self.events_by_namespace:
             for direction, table in (("received", self.events_in), ("sent", self.events_out)):
                 family = CounterMetricFamily(

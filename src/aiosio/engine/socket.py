@@ -58,6 +58,7 @@ class EngineSocket:
     __slots__ = (
         "_close_deadline",
         "_closing",
+        "_counting",
         "_listeners",
         "_message_fn",
         "_on_message_fn",
@@ -69,9 +70,13 @@ class EngineSocket:
         "_timer",
         "_transport",
         "_upgrading",
+        "bytes_received",
+        "bytes_sent",
         "id",
         "is_open",
         "loop",
+        "messages_received",
+        "messages_sent",
         "request",
         "server",
         "session",
@@ -91,6 +96,12 @@ class EngineSocket:
         self._message_fn: Listener | None = None
         #: the same while no "receive" observer is set: the WebSocket transport's fast path calls it
         self._on_message_fn: Listener | None = None
+        self._counting = False
+        #: traffic counters, kept once :meth:`count_traffic` was called (bytes: UTF-8 / binary size)
+        self.messages_received = 0
+        self.bytes_received = 0
+        self.messages_sent = 0
+        self.bytes_sent = 0
         self._receive_fns: tuple[Listener, ...] | None = None
         self._send_fns: tuple[Listener, ...] | None = None
         self._polling: PollingTransport | None = None
@@ -171,12 +182,24 @@ class EngineSocket:
         self._message_fn = messages[0] if len(messages) == 1 else None
         self._receive_fns = tuple(self._listeners.get("receive", ())) or None
         self._send_fns = tuple(self._listeners.get("send", ())) or None
-        self._on_message_fn = self._message_fn if self._receive_fns is None else None
+        observed = self._receive_fns is not None or self._counting
+        self._on_message_fn = None if observed else self._message_fn
+
+    def count_traffic(self) -> None:
+        """Keep :attr:`messages_received`, :attr:`bytes_received`, :attr:`messages_sent` and
+        :attr:`bytes_sent` from now on (a few additions per message; the metrics use it)."""
+        self._counting = True
+        self._listeners_changed()
 
     def send(self, data: str | bytes) -> None:
         """Send one message. Never blocks; dropped once the session is closing or closed."""
         if not self.is_open:
             return
+        if self._counting:
+            self.messages_sent += 1
+            self.bytes_sent += (
+                len(data.encode()) if isinstance(data, str) and not data.isascii() else len(data)
+            )
         observers = self._send_fns
         if observers is not None:
             try:
@@ -191,9 +214,18 @@ class EngineSocket:
 
     def send_prepared(self, prepared: PreparedMessages) -> None:
         """Send messages made by :func:`prepare`; the same object may go to many sessions."""
-        if self._send_fns is not None and self.is_open:
+        if (self._send_fns is not None or self._counting) and self.is_open:
             for message in prepared.messages:
-                self._observe(self._send_fns, message[1:] if type(message) is str else message)
+                data = message[1:] if type(message) is str else message
+                if self._counting:
+                    self.messages_sent += 1
+                    self.bytes_sent += (
+                        len(data.encode())
+                        if isinstance(data, str) and not data.isascii()
+                        else len(data)
+                    )
+                if self._send_fns is not None:
+                    self._observe(self._send_fns, data)
         if (
             self.is_open
             and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
@@ -237,6 +269,11 @@ class EngineSocket:
             logger.exception("session %s: error in an observer", self.id)
 
     def _on_message(self, data: str | bytes) -> None:
+        if self._counting:
+            self.messages_received += 1
+            self.bytes_received += (
+                len(data.encode()) if isinstance(data, str) and not data.isascii() else len(data)
+            )
         observers = self._receive_fns
         if observers is not None:
             try:
