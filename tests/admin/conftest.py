@@ -31,10 +31,6 @@ def make_app(**admin_options: Any) -> Server:
             await asyncio.sleep(0)
             socket.emit("hello", *args)
 
-        @socket.on("set_data")
-        def set_data(key: str, value: Any) -> None:
-            socket.data[key] = value
-
     io.of("/chat")
     instrument(io, **admin_options)
     return io

@@ -1,4 +1,4 @@
-"""Odd input on the admin namespace: refused or ignored, with the connection intact."""
+"""aiosio only: odd input on the admin namespace is refused or ignored; data changes reported on request."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from aiosio.admin import instrument
-from aiosio.server import Server
+from aiosio.server import Server, Socket
 from tests.server.node import NodeClients
 
 
@@ -41,5 +41,32 @@ async def test_odd_actions_are_ignored_and_logged(
         assert admin["sid"] in io.of("/admin").sockets
         assert not [e for e in node.events if e["ev"] == "disconnect"]
         assert not [e for e in node.events if e["id"] == "c1" and e["ev"] == "event"]
+    finally:
+        await io.close()
+
+
+async def test_socket_updated_reports_new_data(node: NodeClients) -> None:
+    io = Server()
+    admin = instrument(io, auth=False)
+
+    @io.on("connection")
+    def on_connection(socket: Socket) -> None:
+        @socket.on("rename")
+        def rename(name: str) -> None:
+            socket.data["name"] = name
+            admin.socket_updated(socket)
+
+    port = await io.listen(0)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await node.connect("admin", url, "/admin", forceNew=True)
+        c1 = await node.connect("c1", url, "/", forceNew=True)
+        node.send(cmd="emit", id="c1", event="rename", args=["zoe"])
+        update = await node.expect(
+            lambda e: (
+                e["ev"] == "event" and e["name"] == "socket_updated" and "data" in e["args"][0]
+            )
+        )
+        assert update["args"] == [{"id": c1["sid"], "nsp": "/", "data": {"name": "zoe"}}]
     finally:
         await io.close()

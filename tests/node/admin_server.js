@@ -16,9 +16,6 @@ const io = new Server(httpServer, { cors: { origin: true, credentials: true } })
 
 io.on("connection", (socket) => {
   socket.on("hello", (...args) => socket.emit("hello", ...args));
-  socket.on("set_data", (key, value) => {
-    socket.data[key] = value;
-  });
 });
 io.of("/chat").on("connection", () => {});
 
