@@ -40,7 +40,15 @@ run(async (o) => {
     await bob.waitForFunction(() => window.demo.files.length === 1);
     report({ step: "file", file: await bob.evaluate(() => window.demo.files[0]) });
 
-    // the chart moves: a second with messages shows on it
+    // the chart moves: a few seconds with different numbers of messages show on it
+    for (const burst of [4, 7, 2]) {
+      const seen = await bob.evaluate(() => window.demo.rates.length);
+      for (let i = 0; i < burst; i++) {
+        await alice.fill("#text", `message ${i + 1} of ${burst}`);
+        await alice.press("#text", "Enter");
+      }
+      await bob.waitForFunction((n) => window.demo.rates.length > n, seen);
+    }
     await bob.waitForFunction(() => window.demo.rates.some((r) => r > 0));
     const chartAfter = await bob.evaluate(() => document.getElementById("chart").toDataURL());
     if (o.screenshots) {
