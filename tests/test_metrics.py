@@ -11,6 +11,7 @@ import socketio
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from aiosio.exceptions import AckTimeoutError
 from aiosio.metrics import Metrics
 from aiosio.server import Server, Socket
 
@@ -144,4 +145,40 @@ async def test_metrics_route_on_the_asgi_app() -> None:
             assert "socketio_handshakes" in (await http.get("/")).text
     finally:
         await io.close()
+        metrics.close()
+
+
+async def test_adapter_requests_are_counted(redis_url: str) -> None:
+    import secrets
+
+    from redis.asyncio import Redis
+
+    from aiosio.adapters.redis import create_adapter
+
+    key = "metrics-test-" + secrets.token_hex(4)
+    clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
+    servers = [
+        Server(adapter=create_adapter(client, key=key, requests_timeout=0.5)) for client in clients
+    ]
+    registry = CollectorRegistry()
+    metrics = Metrics(servers[0], registry=registry)
+    try:
+        for io in servers:
+            await io.listen(0)
+        assert await servers[0].fetch_sockets() == []
+        found = samples(metrics.exposition().decode())
+        assert value(found, "socketio_adapter_requests_total") == 1
+        assert value(found, "socketio_adapter_request_seconds_total") > 0
+        assert value(found, "socketio_adapter_errors_total") == 0
+        # the other server has no handler for it, so it never answers
+        with pytest.raises(AckTimeoutError):
+            await servers[0].server_side_emit_with_ack("nobody-listens")
+        found = samples(metrics.exposition().decode())
+        assert value(found, "socketio_adapter_requests_total") == 2
+        assert value(found, "socketio_adapter_errors_total") == 1
+    finally:
+        for io in servers:
+            await io.close()
+        for client in clients:
+            await client.aclose()
         metrics.close()
