@@ -33,8 +33,8 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The deployment test drives a real nginx; as root on Debian we install it, elsewhere that test says
-# how (it fails under CI=true without nginx).
+# The deployment test drives a real nginx and the browser tests Debian's chromium; as root on Debian
+# we install them, elsewhere those tests say how (they fail under CI=true without them).
 $(SYSTEM_STAMP): $(STAMP)
 	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -42,6 +42,14 @@ $(SYSTEM_STAMP): $(STAMP)
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	  else \
 	    echo "nginx is not installed: install it (apt-get install nginx) to run the deployment test"; \
+	  fi; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian package) for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is not installed: install it (apt-get install chromium) to run the browser tests"; \
 	  fi; \
 	fi
 	touch $@

@@ -1,6 +1,7 @@
 """Python cost of the embedded server's hot paths, in process: no sockets, no kernel.
 
-    python bench/inproc.py echo|ack|bcast|handshake [-n N] [--async-handlers]
+    python bench/inproc.py echo|ack|bcast|handshake [-n N] [--async-handlers] [--metrics]
+    python bench/inproc.py metrics-ab [-n N]  # echo without and with metrics, rounds interleaved
 
 A fake transport stands in for the socket: masked client frames are fed to the real ``HttpProtocol``
 / ``WebSocket`` objects of a server built with the benchmark handlers (bench/servers), and whatever
@@ -99,7 +100,8 @@ BATCH = 100
 
 
 async def best(rounds: int, fn: Any) -> float:
-    """The shortest of ``rounds`` CPU timings of ``await fn()``, in seconds."""
+    """The shortest of ``rounds`` timings of ``await fn()``, in seconds of this process's CPU time (so
+    that other processes on a busy machine count as little as possible)."""
     times = []
     for _ in range(rounds):
         start = time.process_time()
@@ -108,22 +110,50 @@ async def best(rounds: int, fn: Any) -> float:
     return min(times)
 
 
-async def main(what: str, n: int, async_handlers: bool) -> None:
-    host = Host(build(async_handlers)._app(), None, "http")
+async def feeder(host: Host, frame: bytes) -> Any:
+    """A connected WebSocket's ``feed(count)``: ``count`` frames, a turn of the loop every 100."""
+    data_received = connect(host).data_received
+    await asyncio.sleep(0)  # on 3.11 the CONNECT is answered on the next turn of the loop
+
+    async def feed(count: int) -> None:
+        for _ in range(count // BATCH):
+            for _ in range(BATCH):
+                data_received(frame)
+            await asyncio.sleep(0)
+
+    await feed(2000)
+    return feed
+
+
+async def metrics_ab(n: int, rounds: int = 15) -> None:
+    """Echo on two servers in this process, without and with metrics, their rounds interleaved so
+    that a busy machine slows both alike; the best round of each."""
+    frame = encode_frame(OP_TEXT, ECHO, mask=MASK)
+    feeds = [
+        await feeder(Host(build(metrics=m)._app(), None, "http"), frame) for m in (False, True)
+    ]
+    times: list[list[float]] = [[], []]
+    for _ in range(rounds):
+        for i, feed in enumerate(feeds):
+            start = time.process_time()
+            await feed(n)
+            times[i].append(time.process_time() - start)
+    off, on = (min(t) / n * 1e6 for t in times)
+    print(
+        f"echo: {off:.3f} us per message, with metrics {on:.3f} us (+{(on / off - 1) * 100:.1f}%)"
+    )
+
+
+async def main(what: str, n: int, async_handlers: bool = False, metrics: bool = False) -> None:
+    if what == "metrics-ab":
+        await metrics_ab(n)
+        return
+    host = Host(build(async_handlers, metrics)._app(), None, "http")
     if what in ("echo", "ack"):
-        feed = connect(host).data_received
-        await asyncio.sleep(0)  # on 3.11 the CONNECT is answered on the next turn of the loop
-        frame = encode_frame(OP_TEXT, ECHO if what == "echo" else ACK, mask=MASK)
-
-        async def run(count: int = n) -> None:
-            for _ in range(count // BATCH):
-                for _ in range(BATCH):
-                    feed(frame)
-                await asyncio.sleep(0)
-
-        await run(2000)
+        feed = await feeder(host, encode_frame(OP_TEXT, ECHO if what == "echo" else ACK, mask=MASK))
         kind = "async def" if async_handlers else "plain"
-        print(f"{what} ({kind} handlers): {await best(5, run) / n * 1e6:.2f} us per message")
+        took = await best(5, lambda: feed(n))
+        print(f"{what} ({kind} handlers): {took / n * 1e6:.2f} us per message")
     elif what == "bcast":
         sockets = [connect(host) for _ in range(n)]
         await asyncio.sleep(0)
@@ -153,9 +183,16 @@ async def main(what: str, n: int, async_handlers: bool) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("what", choices=("echo", "ack", "bcast", "handshake"))
+    parser.add_argument("what", choices=("echo", "ack", "bcast", "handshake", "metrics-ab"))
     parser.add_argument("-n", type=int, default=0, help="messages, or sockets for bcast")
     parser.add_argument("--async-handlers", action="store_true", help="async def echo handlers")
+    parser.add_argument("--metrics", action="store_true", help="with Prometheus metrics counting")
     args = parser.parse_args()
-    default = {"echo": 50_000, "ack": 50_000, "bcast": 1000, "handshake": 2000}[args.what]
-    uvloop.run(main(args.what, args.n or default, args.async_handlers))
+    default = {
+        "echo": 50_000,
+        "ack": 50_000,
+        "bcast": 1000,
+        "handshake": 2000,
+        "metrics-ab": 20_000,
+    }[args.what]
+    uvloop.run(main(args.what, args.n or default, args.async_handlers, args.metrics))

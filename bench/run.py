@@ -79,6 +79,11 @@ def server_specs() -> dict[str, ServerSpec]:
                 (py, str(servers / "aiosio_server.py"), "--async-handlers"),
             ),
             ServerSpec(
+                "aiosio-metrics",
+                "aiosio (embedded) + metrics",
+                (py, str(servers / "aiosio_server.py"), "--metrics"),
+            ),
+            ServerSpec(
                 "aiosio-asgi",
                 "aiosio (ASGI, uvicorn)",
                 (py, str(servers / "aiosio_server.py"), "--asgi"),

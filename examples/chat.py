@@ -1,17 +1,25 @@
-"""A small chat on the embedded server: rooms, acknowledgements and a binary upload.
+"""The demo: a chat with a presence list, a live chart of messages per second and binary file sharing.
 
-Run ``python -m examples.chat --host 127.0.0.1 --port 3000`` (or ``make run``) and open the page.
-The browser client is served from ``node_modules/socket.io-client/dist`` when it is installed
-(``npm install``); without it the page explains how to connect.
+Run ``python -m examples.chat --host 127.0.0.1 --port 3000`` (or ``make run``) and open the page in two
+browser windows. The same server shows itself in the Socket.IO Admin UI at ``/admin/`` (user
+``admin``, the password printed at start, or ``$AIOSIO_ADMIN_PASSWORD``) and its Prometheus metrics at
+``/metrics`` when ``prometheus_client`` is installed. The browser client and the Admin UI come from
+``node_modules`` (``npm install``, which ``make run`` does).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from aiosio.admin import instrument
+from aiosio.admin.ui import find_ui_dist
 from aiosio.engine.http import Request, Response
 from aiosio.serve import run, wait_for_shutdown_signal
 from aiosio.server import Server, Socket
@@ -19,97 +27,120 @@ from aiosio.server.client_files import find_client_dist
 
 logger = logging.getLogger("examples.chat")
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>aiosio chat</title>
-<style>body{font:15px sans-serif;max-width:40em;margin:2em auto}#log{height:20em;overflow:auto;
-border:1px solid #ccc;padding:.5em}input{margin:.3em 0}</style></head><body>
-<h1>aiosio chat</h1>
-<p>Room <input id="room" value="lobby"> <button id="join">join</button>
-   File <input id="file" type="file"></p>
-<div id="log"></div>
-<form id="form"><input id="text" autocomplete="off" size="50"> <button>send</button></form>
-<script src="/socket.io/socket.io.min.js"></script>
-<script>
-const log = (line) => { const p = document.createElement("div"); p.textContent = line;
-  document.getElementById("log").append(p); };
-if (typeof io === "undefined") {
-  log("The socket.io client bundle is not installed here: run `npm install` and restart.");
-} else {
-  const socket = io();
-  let room = "lobby";
-  const join = async () => {
-    room = document.getElementById("room").value;
-    const members = await socket.emitWithAck("join", room);
-    log(`joined ${room} (${members} here)`);
-  };
-  socket.on("connect", join);
-  socket.on("chat", (from, text) => log(`${from}: ${text}`));
-  socket.on("file", (from, name, size) => log(`${from} shared ${name} (${size} bytes)`));
-  document.getElementById("join").onclick = join;
-  document.getElementById("form").onsubmit = async (e) => {
-    e.preventDefault();
-    const input = document.getElementById("text");
-    await socket.emitWithAck("chat", input.value);
-    input.value = "";
-  };
-  document.getElementById("file").onchange = async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    const size = await socket.emitWithAck("upload", file.name, await file.arrayBuffer());
-    log(`uploaded ${size} bytes`);
-  };
-}
-</script></body></html>
-"""
+PAGE = (Path(__file__).parent / "chat.html").read_bytes()
+#: Largest file a client may share (the Engine.IO default limit is 1 MB per message).
+MAX_FILE = 512 * 1024
+ROOM = "lobby"
 
 
-def make_server() -> Server:
-    """The chat server: every socket is in one chat room at a time."""
-    io = Server(serve_client=find_client_dist() is not None)
+class Chat:
+    """The chat's state: who is here and how many messages arrived in the current second."""
+
+    def __init__(self, io: Server) -> None:
+        self.io = io
+        self.count = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Send the message rate every second (from the first connection on)."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(1.0, self._tick)
+
+    def stop(self) -> None:
+        """Stop the rate timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        count, self.count = self.count, 0
+        if not self.io.sockets.sockets:  # nobody to tell: sleep until the next connection
+            self._timer = None
+            return
+        self.io.to(ROOM).emit("rate", count)
+        self._timer = asyncio.get_running_loop().call_later(1.0, self._tick)
+
+    def presence(self) -> list[dict[str, str]]:
+        """Everyone in the chat, in joining order."""
+        return [
+            {"id": socket.id, "name": socket.data["name"]}
+            for socket in self.io.sockets.sockets.values()
+            if "name" in socket.data
+        ]
+
+
+def _name(value: Any) -> str:
+    text = value.strip()[:24] if isinstance(value, str) else ""
+    return text or "guest-" + secrets.token_hex(2)
+
+
+def make_server(admin_password: str | None = None) -> Server:
+    """The chat server; ``admin_password`` protects its Admin UI (user ``admin``)."""
+    io = Server(serve_client=find_client_dist() is not None, max_http_buffer_size=MAX_FILE + 4096)
+    chat = Chat(io)
 
     @io.on("connection")
     def on_connection(socket: Socket) -> None:
-        socket.data["room"] = None
-        name = socket.id[:6]
-
-        @socket.on("join")
-        async def join(room: str) -> int:
-            if socket.data["room"]:
-                socket.leave(socket.data["room"])
-            socket.join(room)
-            socket.data["room"] = room
-            return len(await io.in_(room).fetch_sockets())
+        chat.start()
+        socket.data["name"] = _name(socket.handshake.auth.get("name"))
+        socket.join(ROOM)
+        io.to(ROOM).emit("presence", chat.presence())
 
         @socket.on("chat")
-        def chat(text: str) -> str:
-            if socket.data["room"]:
-                io.to(socket.data["room"]).emit("chat", name, str(text)[:500])
+        def on_chat(text: Any) -> str:
+            chat.count += 1
+            io.to(ROOM).emit("chat", socket.data["name"], str(text)[:500])
             return "ok"
 
-        @socket.on("upload")
-        def upload(filename: str, content: bytes) -> int:
-            if socket.data["room"]:
-                socket.to(socket.data["room"]).emit("file", name, filename, len(content))
+        @socket.on("rename")
+        def on_rename(name: Any) -> str:
+            socket.data["name"] = _name(name)
+            io.to(ROOM).emit("presence", chat.presence())
+            return str(socket.data["name"])
+
+        @socket.on("file")
+        def on_file(name: Any, kind: Any, content: Any) -> int:
+            if not isinstance(content, bytes) or len(content) > MAX_FILE:
+                raise ValueError("a file is one binary attachment of at most 512 KiB")
+            info = {"name": str(name)[:100], "type": str(kind)[:100], "size": len(content)}
+            socket.to(ROOM).emit("file", socket.data["name"], info, content)
             return len(content)
 
-        socket.on("disconnect", lambda reason: logger.info("%s left: %s", name, reason))
+        @socket.on("disconnect")
+        def on_disconnect(reason: str) -> None:
+            logger.info("%s left: %s", socket.data["name"], reason)
+            io.to(ROOM).emit("presence", chat.presence())
 
+    if find_ui_dist() is not None:
+        password = admin_password or secrets.token_urlsafe(9)
+        instrument(io, auth={"username": "admin", "password": password}, serve_ui=True)
+        if admin_password is None:
+            print(f"Admin UI: user admin, password {password}", flush=True)
+    try:
+        from prometheus_client import CollectorRegistry
+    except ImportError:  # pragma: no cover - prometheus_client is an optional extra
+        pass
+    else:
+        from aiosio.metrics import Metrics
+
+        io.route("/metrics", Metrics(io, registry=CollectorRegistry()).handler)
     return io
 
 
 def page(request: Request, respond: Callable[[Response], None]) -> None:
-    """Everything outside /socket.io/: the page at ``/``, 404 elsewhere."""
+    """Everything outside the routes: the page at ``/``, 404 elsewhere."""
     if request.path == "/":
-        headers = [("Content-Type", "text/html; charset=utf-8")]
-        respond(Response(200, headers, PAGE.encode()))
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")]
+        respond(Response(200, headers, PAGE))
     else:
         respond(Response(404, [("Content-Type", "text/plain")], b"not found"))
 
 
 async def main(host: str, port: int) -> None:
-    io = make_server()
+    io = make_server(os.environ.get("AIOSIO_ADMIN_PASSWORD"))
     bound = await io.listen(port, host, fallback=page)
-    print(f"chat on http://{host}:{bound}/ (Ctrl+C to stop)", flush=True)
+    io_page = f"http://{host}:{bound}/"
+    print(f"chat on {io_page} (Ctrl+C to stop); Admin UI on {io_page}admin/", flush=True)
     received = await wait_for_shutdown_signal()
     print(f"{received.name}: shutting down", flush=True)
     await io.close()

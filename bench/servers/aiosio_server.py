@@ -18,9 +18,14 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 import aiosio
 
 
-def build(async_handlers: bool = False) -> aiosio.Server:
-    """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``)."""
+def build(async_handlers: bool = False, metrics: bool = False) -> aiosio.Server:
+    """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``, and
+    Prometheus metrics when ``metrics``)."""
     io = aiosio.Server()
+    if metrics:
+        from aiosio.metrics import Metrics
+
+        io.route("/metrics", Metrics(io).handler)
 
     @io.on("connection")
     def on_connection(socket: aiosio.Socket) -> None:
@@ -46,9 +51,11 @@ def build(async_handlers: bool = False) -> aiosio.Server:
     return io
 
 
-async def serve_embedded(host: str, port: int, async_handlers: bool = False) -> None:
+async def serve_embedded(
+    host: str, port: int, async_handlers: bool = False, metrics: bool = False
+) -> None:
     """Run the embedded server until SIGTERM/SIGINT."""
-    io = build(async_handlers)
+    io = build(async_handlers, metrics)
     bound = await io.listen(port, host)
     sys.stdout.write(f"LISTENING {bound}\n")
     sys.stdout.flush()
@@ -67,12 +74,13 @@ def main() -> None:
     parser.add_argument("--asgi", action="store_true", help="serve io.asgi_app() on uvicorn")
     parser.add_argument("--no-uvloop", action="store_true", help="embedded mode on plain asyncio")
     parser.add_argument("--async-handlers", action="store_true", help="async def echo handlers")
+    parser.add_argument("--metrics", action="store_true", help="count Prometheus metrics")
     add_uvicorn_args(parser)
     args = parser.parse_args()
     if args.asgi:
-        serve_asgi(build(args.async_handlers).asgi_app(), args)
+        serve_asgi(build(args.async_handlers, args.metrics).asgi_app(), args)
         return
-    main_coro = serve_embedded(args.host, args.port, args.async_handlers)
+    main_coro = serve_embedded(args.host, args.port, args.async_handlers, args.metrics)
     if args.no_uvloop:
         asyncio.run(main_coro)
         return

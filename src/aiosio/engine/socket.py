@@ -31,7 +31,9 @@ logger = logging.getLogger("aiosio.engine")
 
 _PING = Packet(PacketType.PING)
 _PONG_PROBE = "3probe"
-_EVENTS = frozenset({"message", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"})
+_EVENTS = frozenset(
+    {"message", "receive", "send", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"}
+)
 #: How long a polling session waits for its next GET to deliver a close packet (the reference's value).
 _CLOSE_TIMEOUT = 30.0
 
@@ -47,23 +49,34 @@ class EngineSocket:
     """A client's Engine.IO session, whatever transport carries it.
 
     Listen with :meth:`on`: ``"message"`` (``str | bytes``), ``"close"`` (reason, description),
-    ``"upgrade"`` (transport name), ``"drain"``. Send with :meth:`send`; end with :meth:`close`.
+    ``"upgrade"`` (transport name), ``"drain"``; and for observers (metrics, the Admin UI) ``"receive"``
+    and ``"send"``: each incoming and outgoing message (``str | bytes``), called before the message is
+    handled or written, costing nothing while nobody listens. Send with :meth:`send`; end with
+    :meth:`close`.
     """
 
     __slots__ = (
         "_close_deadline",
         "_closing",
+        "_counting",
         "_listeners",
+        "_message_fn",
         "_on_message_fn",
         "_polling",
         "_probe",
         "_probe_transport",
+        "_receive_fns",
+        "_send_fns",
         "_timer",
         "_transport",
         "_upgrading",
+        "bytes_received",
+        "bytes_sent",
         "id",
         "is_open",
         "loop",
+        "messages_received",
+        "messages_sent",
         "request",
         "server",
         "session",
@@ -79,7 +92,18 @@ class EngineSocket:
         self.loop = asyncio.get_running_loop()
         self.session = Session(sid, server.ping_interval, server.ping_timeout, self.loop.time())
         self._listeners: dict[str, list[Listener]] = {}
+        #: the one "message" listener, if there is exactly one
+        self._message_fn: Listener | None = None
+        #: the same while no "receive" observer is set: the WebSocket transport's fast path calls it
         self._on_message_fn: Listener | None = None
+        self._counting = False
+        #: traffic counters, kept once :meth:`count_traffic` was called (bytes: UTF-8 / binary size)
+        self.messages_received = 0
+        self.bytes_received = 0
+        self.messages_sent = 0
+        self.bytes_sent = 0
+        self._receive_fns: tuple[Listener, ...] | None = None
+        self._send_fns: tuple[Listener, ...] | None = None
         self._polling: PollingTransport | None = None
         self._transport: PollingTransport | WebSocketTransport
         self._probe: UpgradeProbe | None = None
@@ -139,9 +163,8 @@ class EngineSocket:
 
         def register(fn: F) -> F:
             self._listeners.setdefault(event, []).append(fn)
-            if event == "message":
-                listeners = self._listeners["message"]
-                self._on_message_fn = listeners[0] if len(listeners) == 1 else None
+            if event in ("message", "send", "receive"):
+                self._listeners_changed()
             return fn
 
         return register(handler) if handler is not None else register
@@ -151,18 +174,58 @@ class EngineSocket:
         listeners = self._listeners.get(event)
         if listeners and handler in listeners:
             listeners.remove(handler)
-            if event == "message":
-                self._on_message_fn = listeners[0] if len(listeners) == 1 else None
+            if event in ("message", "send", "receive"):
+                self._listeners_changed()
+
+    def _listeners_changed(self) -> None:
+        messages = self._listeners.get("message", ())
+        self._message_fn = messages[0] if len(messages) == 1 else None
+        self._receive_fns = tuple(self._listeners.get("receive", ())) or None
+        self._send_fns = tuple(self._listeners.get("send", ())) or None
+        observed = self._receive_fns is not None or self._counting
+        self._on_message_fn = None if observed else self._message_fn
+
+    def count_traffic(self) -> None:
+        """Keep :attr:`messages_received`, :attr:`bytes_received`, :attr:`messages_sent` and
+        :attr:`bytes_sent` from now on (a few additions per message; the metrics use it)."""
+        self._counting = True
+        self._listeners_changed()
 
     def send(self, data: str | bytes) -> None:
         """Send one message. Never blocks; dropped once the session is closing or closed."""
-        if self.is_open and self._transport.send_message(data) > self.server.max_write_buffer_size:
+        if not self.is_open:
+            return
+        if self._counting:
+            self.messages_sent += 1
+            self.bytes_sent += (
+                len(data.encode()) if isinstance(data, str) and not data.isascii() else len(data)
+            )
+        observers = self._send_fns
+        if observers is not None:
+            try:
+                for observer in observers:
+                    observer(data)
+            except Exception:
+                logger.exception("session %s: error in a send observer", self.id)
+        if self._transport.send_message(data) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
     write = send
 
     def send_prepared(self, prepared: PreparedMessages) -> None:
         """Send messages made by :func:`prepare`; the same object may go to many sessions."""
+        if (self._send_fns is not None or self._counting) and self.is_open:
+            for message in prepared.messages:
+                data = message[1:] if type(message) is str else message
+                if self._counting:
+                    self.messages_sent += 1
+                    self.bytes_sent += (
+                        len(data.encode())
+                        if isinstance(data, str) and not data.isascii()
+                        else len(data)
+                    )
+                if self._send_fns is not None:
+                    self._observe(self._send_fns, data)
         if (
             self.is_open
             and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
@@ -204,8 +267,27 @@ class EngineSocket:
         self._reschedule()
 
     # -- incoming -------------------------------------------------------------------------------
+    def _observe(self, observers: tuple[Listener, ...], data: str | bytes) -> None:
+        try:
+            for fn in observers:
+                fn(data)
+        except Exception:
+            logger.exception("session %s: error in an observer", self.id)
+
     def _on_message(self, data: str | bytes) -> None:
-        fn = self._on_message_fn
+        if self._counting:
+            self.messages_received += 1
+            self.bytes_received += (
+                len(data.encode()) if isinstance(data, str) and not data.isascii() else len(data)
+            )
+        observers = self._receive_fns
+        if observers is not None:
+            try:
+                for observer in observers:
+                    observer(data)
+            except Exception:
+                logger.exception("session %s: error in a receive observer", self.id)
+        fn = self._message_fn
         if fn is not None:
             try:
                 fn(data)
@@ -367,6 +449,9 @@ class EngineSocket:
         self._emit("close", reason.value, description)
         self._listeners.clear()
         self._on_message_fn = None
+        self._message_fn = None
+        self._receive_fns = None
+        self._send_fns = None
 
     def _emit(self, event: str, *args: Any) -> None:
         for fn in tuple(self._listeners.get(event, ())):

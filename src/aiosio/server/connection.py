@@ -213,6 +213,7 @@ class Connection:
     # -- namespaces -------------------------------------------------------------------------------
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
+        logger.debug("%s: connecting to namespace %s", self.id, name)
         try:
             nsp = self.server._nsps.get(name)
             if nsp is None:

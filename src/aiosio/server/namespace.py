@@ -172,6 +172,7 @@ class Namespace(Listeners, Broadcasting):
         return Socket(self, connection, auth)
 
     def _do_connect(self, socket: Socket, connection: Connection) -> None:
+        logger.debug("adding socket %s to nsp %s", socket.id, self.name)
         self.sockets[socket.id] = socket
         socket._on_connect()
         connection._attach(socket)

@@ -17,6 +17,7 @@ from aiosio.adapters.base import Adapter, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
+from aiosio.routes import Routes
 from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from aiosio.engine.http import EngineApp, Request, Response
     from aiosio.engine.socket import EngineSocket
     from aiosio.protocol.socketio import Parser
+    from aiosio.routes import Handler
     from aiosio.serve import EmbeddedServer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,6 +140,7 @@ class Server(Broadcasting):
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._closing = False
         self._listener: EmbeddedServer | None = None
+        self._routes = Routes()
         #: the Engine.IO server
         self.engine = EngineServer(path=path, **engine_options)
         self.engine.on("connection", self._on_engine_connection)
@@ -270,12 +273,21 @@ class Server(Broadcasting):
 
     # -- engine and hosting -----------------------------------------------------------------------
 
+    def route(self, prefix: str, handler: Handler) -> None:
+        """Serve plain HTTP requests under ``prefix`` with ``handler(request, respond)``.
+
+        Both hosts try the routes before their fallback (the Admin UI and the metrics endpoint are
+        served this way). Add routes before :meth:`listen` / :meth:`asgi_app`.
+        """
+        self._routes.add(prefix, handler)
+
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         if self._closing:
             conn.close()
             return
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+        logger.debug("incoming connection with id %s", conn.id)
         Connection(self, conn)
 
     def _start_or_defer(self, awaitable: Awaitable[Any]) -> None:
@@ -367,6 +379,8 @@ class Server(Broadcasting):
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
         await self.start()
+        if self._routes:
+            fallback = self._routes.fallback(fallback)
         self._listener = await serve(self._app(), host, port, fallback=fallback)
         return self._listener.port
 
@@ -379,6 +393,8 @@ class Server(Broadcasting):
         """
         from aiosio.asgi import ASGIApp
 
+        if self._routes:
+            fallback = self._routes.asgi(fallback)
         return ASGIApp(self._app(), fallback, startup=self.start, shutdown=self.close)
 
     async def close(self) -> None:
