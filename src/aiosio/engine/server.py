@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from .._http.host import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
 from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
 from ..protocol.session import open_packet
 from .cors import CorsOption, CorsPolicy
@@ -126,13 +127,31 @@ class EngineServer:
 
         return register(handler) if handler is not None else register
 
-    async def listen(self, port: int = 3000, host: str = "127.0.0.1") -> int:
-        """Serve on the embedded HTTP server; returns the bound port (``port=0`` picks one)."""
+    async def listen(
+        self,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        *,
+        headers_timeout: float = HEADERS_TIMEOUT,
+        keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> int:
+        """Serve on the embedded HTTP server; returns the bound port (``port=0`` picks one).
+
+        The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
+        """
         from ..serve import serve
 
         if self._server is not None:
             raise RuntimeError("the server is already listening")
-        self._server = await serve(self, host, port)
+        self._server = await serve(
+            self,
+            host,
+            port,
+            headers_timeout=headers_timeout,
+            keep_alive_timeout=keep_alive_timeout,
+            request_timeout=request_timeout,
+        )
         return self._server.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApp:

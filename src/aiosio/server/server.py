@@ -15,6 +15,7 @@ from aiosio.adapters.base import Adapter, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
+from aiosio.serve import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
 from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
@@ -298,17 +299,29 @@ class Server(Broadcasting):
         host: str = "127.0.0.1",
         *,
         fallback: Fallback | None = None,
+        headers_timeout: float = HEADERS_TIMEOUT,
+        keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> int:
         """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
 
         Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
+        The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
         """
         from aiosio.serve import serve
 
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
         await self._run_deferred()
-        self._listener = await serve(self._app(), host, port, fallback=fallback)
+        self._listener = await serve(
+            self._app(),
+            host,
+            port,
+            fallback=fallback,
+            headers_timeout=headers_timeout,
+            keep_alive_timeout=keep_alive_timeout,
+            request_timeout=request_timeout,
+        )
         return self._listener.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApp:
