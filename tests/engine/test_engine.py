@@ -409,6 +409,8 @@ async def test_cookie_cors_initial_packet_and_header_hooks() -> None:
     assert headers["Access-Control-Allow-Origin"] == "https://a.example"
     assert headers["X-Initial"] == "1"
     denied = await call(eng, request("GET", Q, headers={"origin": "https://evil.example"}))
+    assert denied.status == 403  # a foreign origin opens no session
+    assert json.loads(denied.body) == {"code": 4, "message": "Forbidden"}
     assert "Access-Control-Allow-Origin" not in dict(denied.headers)
     preflight = await call(
         eng,
@@ -422,7 +424,7 @@ async def test_cookie_cors_initial_packet_and_header_hooks() -> None:
     pre = dict(preflight.headers)
     assert pre["Access-Control-Allow-Methods"] == "GET,HEAD,PUT,PATCH,POST,DELETE"
     assert pre["Access-Control-Allow-Headers"] == "x-token"
-    assert seen == ["GET", "GET"]
+    assert seen == ["GET"]  # the refused request never reached the header hooks
 
 
 async def test_websocket_handshake_gets_the_cookie_and_header_hooks() -> None:

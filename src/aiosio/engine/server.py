@@ -16,6 +16,7 @@ from ..protocol.session import open_packet
 from .cors import CorsOption, CorsPolicy
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
 from .http import Request, Response, WebSocketConnection
+from .origin import OriginPolicy
 from .polling import PollingTransport
 from .socket import EngineSocket
 from .websocket import WebSocketTransport
@@ -52,7 +53,12 @@ class EngineServer:
     * ``path`` (``/engine.io/``), ``allow_upgrades`` (True).
     * ``cors``: ``None`` (no CORS headers), ``"*"``, an origin, a list of origins, a callable judging an
       origin, or a dict with ``origin``, ``credentials``, ``methods``, ``allowed_headers``,
-      ``exposed_headers``, ``max_age``.
+      ``exposed_headers``, ``max_age``. It is also the origin policy: a browser request (one with an
+      ``Origin`` header) from an origin ``cors`` does not allow is refused with 403, on every
+      handshake, polling request and WebSocket upgrade; with no ``cors`` only the server's own origin
+      is allowed, and ``cors="*"`` allows every origin (see ``docs/security.md``).
+    * ``trusted_proxies``: addresses or networks (``"10.0.0.0/8"``, ``"*"`` for any) of proxies whose
+      ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` say what the server's own origin is.
     * ``allow_request``: a hook (sync or async) called with the handshake :class:`Request`; return
       ``False`` or a message string, or raise :class:`RequestRefused`, to refuse it (403 by default).
     * ``cookie``: ``None`` (no cookie), ``True`` or a dict (``name``, ``path``, ``http_only``,
@@ -77,6 +83,7 @@ class EngineServer:
         cookie: bool | dict[str, Any] | None = None,
         initial_packet: str | bytes | None = None,
         max_write_buffer_size: int = 64 * 1024 * 1024,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
             raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
@@ -94,6 +101,7 @@ class EngineServer:
         self.path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
         self.allow_upgrades = allow_upgrades
         self.cors = CorsPolicy.from_option(cors)
+        self.origin_policy = OriginPolicy(self.cors, trusted_proxies)
         self.allow_request = allow_request
         self.cookie = _cookie_options(cookie)
         self.initial_packet = initial_packet
@@ -203,11 +211,16 @@ class EngineServer:
                 return ErrorCode.UNKNOWN_SID, {"sid": sid}
             if not upgrade and socket.transport != transport:
                 return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}
-            return None
-        if request.method != "GET":
-            return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
-        if transport == "websocket" and not upgrade:
-            return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"}
+        else:
+            if request.method != "GET":
+                return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
+            if transport == "websocket" and not upgrade:
+                return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"}
+        # After the reference's own checks (their codes stay the same): the origin policy.
+        if origin is not None:
+            refusal = self.origin_policy.refusal(request)
+            if refusal is not None:
+                return ErrorCode.FORBIDDEN, {"name": "FORBIDDEN_ORIGIN", "hint": refusal}
         return None
 
     def _refuse(
@@ -236,7 +249,23 @@ class EngineServer:
     def _log_refusal(
         self, request: Request, code: ErrorCode, context: dict[str, Any], message: str | None
     ) -> None:
-        logger.info("refused %s %s: %s %s", request.method, request.url, code.name, context)
+        # Session ids are credentials: they never reach a log line at INFO or above (the url and
+        # the context may hold one), only the DEBUG line below.
+        client = request.client[0] if request.client is not None else "?"
+        hint = context.get("hint")
+        if hint is not None:
+            logger.warning("refused %s %s from %s: %s", request.method, request.path, client, hint)
+        else:
+            shown = {k: v for k, v in context.items() if k != "sid"}
+            logger.info(
+                "refused %s %s from %s: %s %s",
+                request.method,
+                request.path,
+                client,
+                code.name,
+                shown,
+            )
+        logger.debug("refused %s %s: %s %s", request.method, request.url, code.name, context)
         self._emit("connection_error", request, int(code), message or ERROR_MESSAGES[code])
 
     def _handle_request(self, request: Request, respond: Respond) -> None:
@@ -273,7 +302,11 @@ class EngineServer:
 
         failure = self._verify(request, upgrade=True)
         if failure is not None:
-            refuse(*failure, None, None)
+            if failure[0] is ErrorCode.FORBIDDEN:
+                # A foreign origin: 403 with the JSON error body, as for polling.
+                connection.reject(self._refuse(request, *failure))
+            else:
+                refuse(*failure, None, None)
             return
         query = request.query
         sid = query.get("sid")
