@@ -45,7 +45,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	MYPYPATH=bench/servers $(BIN)/mypy --explicit-package-bases bench/*.py bench/servers
+	MYPYPATH=bench/servers:bench $(BIN)/mypy --explicit-package-bases bench/*.py bench/servers
 
 unit: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest

@@ -17,9 +17,12 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 import aiosio
 
 
-def build() -> aiosio.Server:
+def build(max_write_buffer_size: int | None = None) -> aiosio.Server:
     """Return a server with the benchmark handlers."""
-    io = aiosio.Server()
+    options: dict[str, Any] = {}
+    if max_write_buffer_size is not None:
+        options["max_write_buffer_size"] = max_write_buffer_size
+    io = aiosio.Server(**options)
 
     @io.on("connection")
     def on_connection(socket: aiosio.Socket) -> None:
@@ -39,9 +42,9 @@ def build() -> aiosio.Server:
     return io
 
 
-async def serve_embedded(host: str, port: int) -> None:
+async def serve_embedded(host: str, port: int, max_write_buffer_size: int | None = None) -> None:
     """Run the embedded server until SIGTERM/SIGINT."""
-    io = build()
+    io = build(max_write_buffer_size)
     bound = await io.listen(port, host)
     sys.stdout.write(f"LISTENING {bound}\n")
     sys.stdout.flush()
@@ -59,20 +62,21 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--asgi", action="store_true", help="serve io.asgi_app() on uvicorn")
     parser.add_argument("--no-uvloop", action="store_true", help="embedded mode on plain asyncio")
+    parser.add_argument("--max-write-buffer-size", type=int, default=None)
     add_uvicorn_args(parser)
     args = parser.parse_args()
     if args.asgi:
-        serve_asgi(build().asgi_app(), args)
+        serve_asgi(build(args.max_write_buffer_size).asgi_app(), args)
         return
     if args.no_uvloop:
-        asyncio.run(serve_embedded(args.host, args.port))
+        asyncio.run(serve_embedded(args.host, args.port, args.max_write_buffer_size))
         return
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve_embedded(args.host, args.port))
+        asyncio.run(serve_embedded(args.host, args.port, args.max_write_buffer_size))
     else:
-        uvloop.run(serve_embedded(args.host, args.port))
+        uvloop.run(serve_embedded(args.host, args.port, args.max_write_buffer_size))
 
 
 if __name__ == "__main__":

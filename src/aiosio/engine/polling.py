@@ -12,7 +12,7 @@ from ..protocol.engineio import (
     Packet,
     PacketType,
     decode_packet,
-    encode_payload,
+    encode_payload_packet,
 )
 from .http import PreparedMessages, Request, Response
 
@@ -48,7 +48,9 @@ class PollingTransport:
 
     def __init__(self, socket: EngineSocket) -> None:
         self.socket = socket
-        self._buffer: list[Packet] = []
+        # Packets, or messages already in their payload form ("4" + text): a broadcast's text is
+        # queued as the very string every other session queues, never copied per session.
+        self._buffer: list[Packet | str] = []
         self._buffered_bytes = 0
         self._pending: Callable[[Response], None] | None = None
         self._pending_request: Request | None = None
@@ -85,9 +87,21 @@ class PollingTransport:
 
     def send_prepared(self, prepared: PreparedMessages) -> int:
         """Queue messages prepared for many sessions (their WebSocket form, see ``prepare``)."""
+        if self._closed:
+            return self._buffered_bytes
+        buffer = self._buffer
+        size = 0
         for message in prepared.messages:
-            data = message[1:] if type(message) is str else message
-            self.send_packet(Packet(PacketType.MESSAGE, data))
+            if type(message) is str:
+                buffer.append(message)
+                size += len(message)
+            else:
+                buffer.append(Packet(PacketType.MESSAGE, message))
+                size += len(message) * 4 // 3 + 5
+        self._buffered_bytes += size
+        if self._pending is not None and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.socket.loop.call_soon(self._flush)
         return self._buffered_bytes
 
     def _flush(self) -> None:
@@ -95,19 +109,21 @@ class PollingTransport:
         if self._pending is not None and self._buffer:
             self._write(self._take_buffer())
 
-    def _take_buffer(self) -> list[Packet]:
+    def _take_buffer(self) -> list[Packet | str]:
         packets = self._buffer
         self._buffer = []
         self._buffered_bytes = 0
         return packets
 
-    def _write(self, packets: list[Packet]) -> None:
+    def _write(self, packets: list[Packet | str]) -> None:
         respond, request = self._pending, self._pending_request
         self._pending = self._pending_request = None
         assert respond is not None
         assert request is not None
         request.on_abort = None
-        body = encode_payload(packets).encode()
+        body = SEPARATOR.join(
+            [p if type(p) is str else encode_payload_packet(p) for p in packets]  # type: ignore[arg-type]
+        ).encode()
         self.socket.server._respond(request, respond, 200, body, _TEXT_PLAIN)
         self.socket._on_drain()
 
@@ -119,7 +135,10 @@ class PollingTransport:
     def flush_into(self, send: Callable[[Packet], None]) -> None:
         """Hand every buffered packet to ``send`` (used when the session moves to another transport)."""
         for packet in self._take_buffer():
-            send(packet)
+            if type(packet) is str:
+                send(Packet(PacketType.MESSAGE, packet[1:]))
+            else:
+                send(packet)  # type: ignore[arg-type]
 
     def close(self) -> None:
         """Release the held GET with the remaining packets and a close packet."""

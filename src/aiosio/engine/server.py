@@ -32,6 +32,8 @@ __all__ = ["EngineServer"]
 logger = logging.getLogger("aiosio.engine")
 
 TRANSPORTS = ("polling", "websocket")
+#: Default bound on the bytes queued for one session (see docs/reliability.md for the measurement).
+MAX_WRITE_BUFFER_SIZE = 4 * 1024 * 1024
 _SERVER_EVENTS = frozenset({"connection", "initial_headers", "headers", "connection_error"})
 # The reference refuses an Origin header holding characters outside these.
 _INVALID_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
@@ -64,7 +66,8 @@ class EngineServer:
     * ``cookie``: ``None`` (no cookie), ``True`` or a dict (``name``, ``path``, ``http_only``,
       ``same_site``, ``secure``, ``max_age``, ``domain``) for a cookie holding the session id.
     * ``initial_packet``: a message sent right after the open packet.
-    * ``max_write_buffer_size``: bytes a session may have waiting to go out before it is closed with
+    * ``max_write_buffer_size`` (4 MiB): bytes a session may have waiting to go out (queued for a
+      client that does not read, or for a polling client that stopped polling) before it is closed with
       "transport error" (a slow client cannot grow the server's memory without bound).
     """
 
@@ -82,13 +85,15 @@ class EngineServer:
         allow_request: AllowRequest | None = None,
         cookie: bool | dict[str, Any] | None = None,
         initial_packet: str | bytes | None = None,
-        max_write_buffer_size: int = 64 * 1024 * 1024,
+        max_write_buffer_size: int = MAX_WRITE_BUFFER_SIZE,
         trusted_proxies: Iterable[str] = (),
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
             raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
         if max_http_buffer_size <= 0:
             raise ValueError("max_http_buffer_size must be positive")
+        if max_write_buffer_size <= 0:
+            raise ValueError("max_write_buffer_size must be positive")
         chosen = tuple(transports)
         if not chosen or any(t not in TRANSPORTS for t in chosen):
             raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}")
@@ -463,11 +468,16 @@ class EngineServer:
             del self.clients[socket.id]
 
     def _check_buffer(self, socket: EngineSocket) -> None:
-        if socket._transport.buffered_amount > self.max_write_buffer_size:
+        waiting = socket.buffered_amount
+        if waiting > self.max_write_buffer_size:
+            client = socket.request.client
             logger.warning(
-                "session %s: %d bytes waiting for a slow client, closing it",
-                socket.id,
-                socket._transport.buffered_amount,
+                "closing a %s session of %s: %d bytes wait for a client that does not read "
+                "(max_write_buffer_size is %d)",
+                socket.transport,
+                client[0] if client is not None else "?",
+                waiting,
+                self.max_write_buffer_size,
             )
             socket._on_error("write buffer overflow")
 
