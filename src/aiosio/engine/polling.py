@@ -165,7 +165,7 @@ class PollingTransport:
     def _on_get(self, request: Request, respond: Callable[[Response], None]) -> None:
         socket = self.socket
         if self._pending is not None:
-            logger.info("session %s: overlapping GET requests", socket.id)
+            logger.info("session of %s: overlapping GET requests", socket.peer)
             socket.server._respond(request, respond, 400, b"", None)
             socket._on_error("overlap from client")
             return
@@ -190,7 +190,7 @@ class PollingTransport:
         socket = self.socket
         server = socket.server
         if request.body_too_large:
-            logger.info("session %s: POST body over max_http_buffer_size", socket.id)
+            logger.info("session of %s: POST body over max_http_buffer_size", socket.peer)
             server._respond(request, respond, 413, b"", None)
             socket._on_error("payload too large")
             return
@@ -210,12 +210,12 @@ class PollingTransport:
                 try:
                     packet = decode_packet(part)
                 except EngineProtocolError as exc:
-                    logger.info("session %s: bad polling payload: %s", socket.id, exc)
+                    logger.info("session of %s: bad polling payload: %s", socket.peer, exc)
                     socket._on_parse_error(str(exc))
                     break
                 socket._on_packet(packet)
         else:
-            logger.info("session %s: polling payload is not UTF-8", socket.id)
+            logger.info("session of %s: polling payload is not UTF-8", socket.peer)
             socket._on_parse_error("payload is not valid UTF-8")
         if self._flush_scheduled:
             # What the handlers of these packets sent leaves now, in one payload, ahead of the

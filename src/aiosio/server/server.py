@@ -80,7 +80,11 @@ class Server(Broadcasting):
     * ``parser``: the Socket.IO parser (``encoder()`` / ``decoder()``).
     * ``connection_state_recovery``: ``None`` (off), ``True``, or
       ``{"max_disconnection_duration": 120.0, "skip_middlewares": True}``.
-    * ``cleanup_empty_child_namespaces``: drop a dynamic child namespace when its last socket leaves.
+    * ``cleanup_empty_child_namespaces`` (True): drop a child namespace of a dynamic (regex or
+      predicate) parent when its last socket leaves, or when no socket could join it. The reference's
+      ``cleanupEmptyChildNamespaces``, on by default here: otherwise every name a client tries stays.
+    * ``max_child_namespaces`` (10,000): how many child namespaces clients may bring into existence
+      at once; a CONNECT that would create one more is refused ("Invalid namespace", a warning).
     * ``serve_client``: serve the browser bundle at ``<path>socket.io.min.js`` (and the other
       ``client-dist`` files): ``True`` looks for ``node_modules/socket.io-client/dist`` above the
       working directory; a path names the directory.
@@ -99,7 +103,8 @@ class Server(Broadcasting):
         adapter: type[Adapter] | AdapterFactory | None = None,
         parser: Parser = DEFAULT_PARSER,
         connection_state_recovery: Any = None,
-        cleanup_empty_child_namespaces: bool = False,
+        cleanup_empty_child_namespaces: bool = True,
+        max_child_namespaces: int = 10_000,
         serve_client: bool | str | Path = False,
         task_per_handler: bool = False,
         attachment_timeout: float = 30.0,
@@ -115,6 +120,9 @@ class Server(Broadcasting):
         self.attachment_timeout = float(attachment_timeout)
         self.recovery = _recovery_options(connection_state_recovery)
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        if max_child_namespaces < 0:
+            raise ValueError("max_child_namespaces must not be negative")
+        self.max_child_namespaces = int(max_child_namespaces)
         self.serve_client = serve_client
         self.task_per_handler = task_per_handler
         self.parser = parser
@@ -204,8 +212,20 @@ class Server(Broadcasting):
             existing = self._nsps.get(name)
             if existing is not None:  # created in the meantime
                 return existing
+            if self.child_namespace_count >= self.max_child_namespaces:
+                logger.warning(
+                    "refused to create child namespace %r: %d exist (max_child_namespaces)",
+                    name[:100],
+                    self.child_namespace_count,
+                )
+                return None
             return parent.create_child(name)
         return None
+
+    @property
+    def child_namespace_count(self) -> int:
+        """How many child namespaces of dynamic parents exist now."""
+        return sum(len(parent.children) for parent in self._parents)
 
     @property
     def namespaces(self) -> dict[str, Namespace]:
