@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 BENCH_STAMP := bench/node_modules/.installed
 SYSTEM_STAMP := $(VENV)/.system
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,8 @@ run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m examples.chat --host 127.0.0.1 --port 3000
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check src tests examples bench fuzz
+	$(BIN)/ruff format --check src tests examples bench fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -56,6 +56,11 @@ test: lint typecheck unit
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/pip install --quiet 'matplotlib>=3.8'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Coverage-guided fuzzing (atheris): FUZZ_RUNS inputs for each target; crashes land in fuzz/crashes/.
+FUZZ_RUNS ?= 1000000
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py --runs $(FUZZ_RUNS)
 
 clean:
 	rm -rf $(VENV) node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache
