@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 BENCH_STAMP := bench/node_modules/.installed
 SYSTEM_STAMP := $(VENV)/.system
 
-.PHONY: run test lint typecheck unit bench fuzz clean
+.PHONY: run test lint typecheck unit bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: $(STAMP) $(BENCH_STAMP)
 FUZZ_RUNS ?= 1000000
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py --runs $(FUZZ_RUNS)
+
+# 10,000 connect / CONNECT / disconnect cycles per transport; fails if anything is left behind.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache
