@@ -34,7 +34,7 @@ async def frames_until_eof(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> list[tuple[int, bytes]]:
     """Every frame until the server closes; a close frame is answered, as a client does."""
-    frames = []
+    frames: list[tuple[int, bytes]] = []
     while True:
         head = await reader.read(2)
         if len(head) < 2:
