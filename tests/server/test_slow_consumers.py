@@ -195,3 +195,39 @@ async def test_polling_client_that_stops_polling_is_cut_off(scene: Scene) -> Non
         assert late.status_code == 400
         assert late.json()["code"] == 1
     await assert_readers_unharmed(scene, sent)
+
+
+def rss_bytes() -> int:
+    with open(f"/proc/{os.getpid()}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_a_broadcast_waiting_for_many_stalled_sockets_is_held_once() -> None:
+    io = aiosio.Server(ping_interval=30, ping_timeout=30, max_write_buffer_size=64 * 1024 * 1024)
+    port = await io.listen(0)
+    try:
+        stalled = [await stalled_websocket(port) for _ in range(50)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while len(io.engine.clients) < 50:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        before = rss_bytes()
+        frame = "y" * 64 * 1024
+        for _ in range(256):  # 16 MiB for each socket: under the bound set above
+            io.emit("bcast", frame)
+            await asyncio.sleep(0.005)
+        queued = sum(s.buffered_amount for s in io.engine.clients.values())
+        grown = rss_bytes() - before
+        # What waits in user space for the stalled sockets (beyond what the kernel took) is over
+        # 300 MB in total; held by reference it costs about one socket's worth (16 MiB).
+        assert queued > 300 * 1024 * 1024, queued
+        assert grown < queued / 10, (grown, queued)
+        assert len(io.engine.clients) == 50  # nobody over the bound yet
+        for _, writer in stalled:
+            writer.close()
+    finally:
+        await io.close()
