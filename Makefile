@@ -15,7 +15,7 @@ find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1
 DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 OTHER_VERSIONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),$(SUPPORTED)),$(if $(call find_python,$(v)),$(v)))
 
-.PHONY: run test lint typecheck unit unit-other docs dist bench clean
+.PHONY: run test lint typecheck unit unit-other docs dist bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,12 +62,12 @@ run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m examples.chat --host 127.0.0.1 --port 3000
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench mkdocs_hooks.py
-	$(BIN)/ruff format --check src tests examples bench mkdocs_hooks.py
+	$(BIN)/ruff check src tests examples bench fuzz mkdocs_hooks.py
+	$(BIN)/ruff format --check src tests examples bench fuzz mkdocs_hooks.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	MYPYPATH=bench/servers $(BIN)/mypy --explicit-package-bases bench/*.py bench/servers
+	MYPYPATH=bench/servers:bench $(BIN)/mypy --explicit-package-bases bench/*.py bench/servers
 
 unit: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
 	@echo "== tests on Python $$($(BIN)/python -c 'import platform; print(platform.python_version())')"
@@ -97,6 +97,15 @@ test: lint typecheck docs unit unit-other
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/pip install --quiet 'matplotlib>=3.8'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Coverage-guided fuzzing (atheris): FUZZ_RUNS inputs for each target; crashes land in fuzz/crashes/.
+FUZZ_RUNS ?= 1000000
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py --runs $(FUZZ_RUNS)
+
+# 10,000 connect / CONNECT / disconnect cycles per transport; fails if anything is left behind.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .venv-3.* node_modules bench/node_modules .mypy_cache .pytest_cache .ruff_cache build dist

@@ -34,6 +34,8 @@ function parseArgs(argv) {
     settle: 3,
     roundTimeout: 2,
     connectTimeout: 60,
+    stalled: 0,
+    rssEvery: 250,
   };
   const names = {
     '--mode': ['mode', String],
@@ -52,6 +54,8 @@ function parseArgs(argv) {
     '--settle': ['settle', Number],
     '--round-timeout': ['roundTimeout', Number],
     '--connect-timeout': ['connectTimeout', Number],
+    '--stalled': ['stalled', Number],
+    '--rss-every': ['rssEvery', Number],
   };
   for (let i = 2; i < argv.length; i += 2) {
     const spec = names[argv[i]];
@@ -807,6 +811,69 @@ async function modePolling() {
   return Object.assign(res, { latency: lat.summary() });
 }
 
+async function modeStall() {
+  // `stalled` clients connect, then stop reading (their socket is paused); `clients` readers keep
+  // reading while reader 0 keeps `window` broadcasts of `payloadSize` characters in flight (a new
+  // one each time one of its own comes back). Reports what each reader got in the window, how many
+  // stalled clients the server cut off, and the server's RSS over the whole run.
+  const rss = [];
+  const t0 = performance.now();
+  const sample = () => rss.push([(performance.now() - t0) / 1000, serverRssBytes()]);
+  sample();
+  const sampler = setInterval(sample, opts.rssEvery);
+  const counts = new Array(opts.clients).fill(0);
+  let measuring = false;
+  let firing = false;
+  const message = Buffer.from(`42["bcast","${'x'.repeat(opts.payloadSize)}"]`);
+  const fire = () => {
+    if (firing && !stopping) trigger.send(message);
+  };
+  const makeReader = (i) =>
+    new WsClient((data, isBinary) => {
+      if (isBinary || data.compare(BCAST_PREFIX, 0, BCAST_PREFIX.length, 0, BCAST_PREFIX.length) !== 0) {
+        stats.mismatches++;
+        return;
+      }
+      if (measuring) counts[i]++;
+      if (i === 0) fire();
+    });
+  const readers = await connectAll(opts.clients, makeReader, opts.concurrency);
+  const trigger = readers.clients[0];
+  const stalled = await connectAll(opts.stalled, () => new WsClient(() => {}), opts.concurrency);
+  for (const c of stalled.clients) if (c.ready) c.ws._socket.pause();
+  const rssBefore = serverRssBytes();
+  firing = true;
+  for (let k = 0; k < opts.window; k++) fire();
+  await sleep(opts.warmup * 1000);
+  measuring = true;
+  const a = snapshot();
+  await sleep(opts.duration * 1000);
+  const b = snapshot();
+  measuring = false;
+  firing = false;
+  const rssPeak = Math.max(...rss.map((p) => p[1]).filter(Number.isFinite));
+  // A cut-off client learns it once it reads again; a kept one is still open after that.
+  for (const c of stalled.clients) if (c.ready && !c.closed) c.ws._socket.resume();
+  await sleep(2000);
+  const cutOff = stalled.clients.filter((c) => c.closed).length;
+  clearInterval(sampler);
+  closeAll([...readers.clients, ...stalled.clients]);
+  const w = windowStats(a, b);
+  const sorted = [...counts].sort((x, y) => x - y);
+  return Object.assign(w, {
+    readers: readers.clients.filter((c) => c.ready).length,
+    stalled: stalled.clients.filter((c) => c.ready).length,
+    stalled_cut_off: cutOff,
+    per_reader_min: sorted[0],
+    per_reader_median: sorted[Math.floor(sorted.length / 2)],
+    per_reader_per_s: sorted[Math.floor(sorted.length / 2)] / w.wall_s,
+    rss_before_bytes: rssBefore,
+    rss_peak_bytes: rssPeak,
+    rss_growth_bytes: rssPeak - rssBefore,
+    rss_series: rss,
+  });
+}
+
 // ---------------------------------------------------------------- main
 
 const MODES = {
@@ -818,6 +885,7 @@ const MODES = {
   idle: modeIdle,
   connrate: modeConnrate,
   polling: modePolling,
+  stall: modeStall,
 };
 
 async function main() {

@@ -18,10 +18,15 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 import aiosio
 
 
-def build(async_handlers: bool = False, metrics: bool = False) -> aiosio.Server:
+def build(
+    async_handlers: bool = False, metrics: bool = False, max_write_buffer_size: int | None = None
+) -> aiosio.Server:
     """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``, and
     Prometheus metrics when ``metrics``)."""
-    io = aiosio.Server()
+    options: dict[str, Any] = {}
+    if max_write_buffer_size is not None:
+        options["max_write_buffer_size"] = max_write_buffer_size
+    io = aiosio.Server(**options)
     if metrics:
         from aiosio.metrics import Metrics
 
@@ -51,11 +56,9 @@ def build(async_handlers: bool = False, metrics: bool = False) -> aiosio.Server:
     return io
 
 
-async def serve_embedded(
-    host: str, port: int, async_handlers: bool = False, metrics: bool = False
-) -> None:
+async def serve_embedded(host: str, port: int, args: argparse.Namespace) -> None:
     """Run the embedded server until SIGTERM/SIGINT."""
-    io = build(async_handlers, metrics)
+    io = build(args.async_handlers, args.metrics, args.max_write_buffer_size)
     bound = await io.listen(port, host)
     sys.stdout.write(f"LISTENING {bound}\n")
     sys.stdout.flush()
@@ -75,12 +78,15 @@ def main() -> None:
     parser.add_argument("--no-uvloop", action="store_true", help="embedded mode on plain asyncio")
     parser.add_argument("--async-handlers", action="store_true", help="async def echo handlers")
     parser.add_argument("--metrics", action="store_true", help="count Prometheus metrics")
+    parser.add_argument("--max-write-buffer-size", type=int, default=None)
     add_uvicorn_args(parser)
     args = parser.parse_args()
     if args.asgi:
-        serve_asgi(build(args.async_handlers, args.metrics).asgi_app(), args)
+        serve_asgi(
+            build(args.async_handlers, args.metrics, args.max_write_buffer_size).asgi_app(), args
+        )
         return
-    main_coro = serve_embedded(args.host, args.port, args.async_handlers, args.metrics)
+    main_coro = serve_embedded(args.host, args.port, args)
     if args.no_uvloop:
         asyncio.run(main_coro)
         return

@@ -22,11 +22,19 @@ from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiosio._http.host import Fallback, Host
+from aiosio._http.host import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, Fallback, Host
 from aiosio._http.protocol import HttpProtocol
 from aiosio.engine.http import EngineApp, Request, Response
 
-__all__ = ["EmbeddedServer", "run", "serve", "wait_for_shutdown_signal"]
+__all__ = [
+    "HEADERS_TIMEOUT",
+    "KEEP_ALIVE_TIMEOUT",
+    "REQUEST_TIMEOUT",
+    "EmbeddedServer",
+    "run",
+    "serve",
+    "wait_for_shutdown_signal",
+]
 
 logger = logging.getLogger("aiosio.http")
 _T = TypeVar("_T")
@@ -101,14 +109,31 @@ async def serve(
     backlog: int = 1024,
     reuse_port: bool = False,
     ssl: _ssl.SSLContext | None = None,
+    headers_timeout: float = HEADERS_TIMEOUT,
+    keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> EmbeddedServer:
     """Listen on ``host:port`` and serve ``app``; port 0 picks a free port (see ``.port``).
 
     Requests under ``app.path`` go to the engine; others to ``fallback(request, respond)`` or 404.
+
+    Timeouts, in seconds, with the names and defaults of Node's http server: a request's headers
+    must be complete within ``headers_timeout`` (60) of the connection or of the previous answer,
+    a keep-alive connection idles at most ``keep_alive_timeout`` (5) between requests, and a whole
+    request (headers and body) must arrive within ``request_timeout`` (300). A request the server is
+    answering (a held poll) is not timed here; an upgraded WebSocket is governed by the Engine.IO
+    heartbeat.
     """
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"invalid port: {port!r}")
-    shared = Host(app, fallback, "https" if ssl is not None else "http")
+    shared = Host(
+        app,
+        fallback,
+        "https" if ssl is not None else "http",
+        headers_timeout=headers_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        request_timeout=request_timeout,
+    )
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: HttpProtocol(shared),

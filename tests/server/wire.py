@@ -21,7 +21,8 @@ class WireClient:
             "GET",
             io.path,
             qs,
-            {"origin": "http://example.test", "x-test": "1"},
+            # A page served by this server (same origin), as a browser would send it.
+            {"origin": "http://example.test", "host": "example.test", "x-test": "1"},
             client=("127.0.0.1", 4242),
         )
         io.engine.handle_websocket(request, self.ws)

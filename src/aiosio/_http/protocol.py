@@ -33,6 +33,13 @@ _JOIN_LIMIT = 4096
 
 # Kinds of queued work.
 _HTTP, _WEBSOCKET = 0, 1
+# What the connection's one deadline is waiting for.
+_NO_DEADLINE, _KEEP_ALIVE, _HEADERS, _REQUEST = 0, 1, 2, 3
+_DEADLINE_NAMES = {
+    _KEEP_ALIVE: "keep_alive_timeout",
+    _HEADERS: "headers_timeout",
+    _REQUEST: "request_timeout",
+}
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 #: Header names as received -> their lower-case str, shared by every request (a kept handshake
@@ -76,6 +83,8 @@ class HttpProtocol(asyncio.Protocol):
         "_current",
         "_current_head",
         "_current_keep",
+        "_deadline",
+        "_deadline_kind",
         "_error",
         "_handoff",
         "_head_raw",
@@ -87,6 +96,9 @@ class HttpProtocol(asyncio.Protocol):
         "_paused",
         "_queue",
         "_rest",
+        "_since",
+        "_started",
+        "_timer",
         "_too_large",
         "_upgrade",
         "_upgraded",
@@ -123,6 +135,13 @@ class HttpProtocol(asyncio.Protocol):
         self._rest = b""
         self._upgraded = False
         self._closing = False
+        # One deadline at a time (keep-alive idle, headers, whole request) and one timer for it,
+        # moved lazily: a request only stores a float, the timer re-arms itself when it fires early.
+        self._deadline = 0.0
+        self._deadline_kind = _NO_DEADLINE
+        self._timer: asyncio.TimerHandle | None = None
+        self._since = 0.0  # when the connection opened or the last answer left
+        self._started = 0.0  # when the current request's first byte arrived
 
     # -- asyncio.Protocol --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -131,7 +150,10 @@ class HttpProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
-        self._host.connections.add(self)
+        host = self._host
+        host.connections.add(self)
+        self._since = now = host.loop.time()
+        self._set_deadline(_HEADERS, now + host.headers_timeout)
 
     def data_received(self, data: bytes) -> None:
         if self._upgraded:
@@ -182,6 +204,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._host.forget(self)
+        self._clear_timer()
         self._queue = None
         self.parser = None
         ws = self._ws
@@ -202,6 +225,9 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- httptools callbacks --
     def on_message_begin(self) -> None:
+        host = self._host
+        self._started = host.loop.time()
+        self._set_deadline(_HEADERS, self._since + host.headers_timeout)
         self._in_message = True
         self._in_head = True
         self._head_size = 0
@@ -234,6 +260,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._set_deadline(_REQUEST, self._started + self._host.request_timeout)
         if self._head_size > MAX_HEAD_SIZE and not self._error:
             self._fail(431)
             return
@@ -255,6 +282,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self._in_message = False
         self._completed += 1
+        # Whatever the request waits for now (a held poll, an upgrade) is the engine's to time.
+        self._deadline_kind = _NO_DEADLINE
         if self._error:
             return
         parser = self.parser
@@ -337,7 +366,11 @@ class HttpProtocol(asyncio.Protocol):
             self._error = self._error or -1  # ignore whatever else the client sends
             transport.close()
             return
+        host = self._host
+        self._since = now = host.loop.time()
         queue = self._queue
+        if not queue and not self._in_message:
+            self._set_deadline(_KEEP_ALIVE, now + host.keep_alive_timeout)
         if queue:
             self._run(queue.popleft())
             if self._paused and self.transport is not None and len(queue) < _MAX_PIPELINE // 2:
@@ -400,6 +433,7 @@ class HttpProtocol(asyncio.Protocol):
         self._rest = b""
         self._ws = None
         self._handoff = ws
+        self._clear_timer()
         self._queue = None
         self.parser = None
         host = self._host
@@ -420,6 +454,42 @@ class HttpProtocol(asyncio.Protocol):
         self._error = -1
         transport.write(render_response(response, keep_alive=False) + response.body)
         transport.close()
+
+    # -- timeouts --
+    def _set_deadline(self, kind: int, when: float) -> None:
+        self._deadline = when
+        self._deadline_kind = kind
+        timer = self._timer
+        if timer is None:
+            self._timer = self._host.loop.call_at(when, self._on_deadline)
+        elif when < timer.when():
+            timer.cancel()
+            self._timer = self._host.loop.call_at(when, self._on_deadline)
+
+    def _clear_timer(self) -> None:
+        self._deadline_kind = _NO_DEADLINE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        kind = self._deadline_kind
+        transport = self.transport
+        if kind == _NO_DEADLINE or transport is None or self._upgraded:
+            return
+        if self._host.loop.time() < self._deadline:
+            self._timer = self._host.loop.call_at(self._deadline, self._on_deadline)
+            return
+        self._deadline_kind = _NO_DEADLINE
+        logger.debug(
+            "closing the connection from %s: %s expired", self._client, _DEADLINE_NAMES[kind]
+        )
+        if kind == _KEEP_ALIVE or self._current is not None or self._queue:
+            transport.close()
+        else:
+            # As Node's http server: 408 to a client that did not finish its request in time.
+            self._fail(408)
 
     # -- server shutdown --
     def shutdown(self) -> None:

@@ -8,7 +8,11 @@ and the transport, with no task and no buffer while idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -29,7 +33,7 @@ from aiosio.engine.http import PreparedMessages, Request, Response, WebSocketHan
 if TYPE_CHECKING:
     from aiosio._http.protocol import HttpProtocol
 
-__all__ = ["WebSocket", "encode_messages", "handshake_error"]
+__all__ = ["WebSocket", "encode_messages", "handshake_error", "reset"]
 
 logger = logging.getLogger("aiosio.http")
 
@@ -40,6 +44,22 @@ CLOSE_TIMEOUT = 3.0
 _JOIN_LIMIT = 4096
 #: The two-byte headers of final text frames of 0-125 bytes.
 _TEXT_HEADERS = tuple(frame_header(OP_TEXT, size) for size in range(126))
+
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Drop a connection with a TCP reset: the kernel discards what it still holds for the peer.
+
+    A plain close would leave a peer that does not read holding the socket's whole send buffer
+    (megabytes) in the kernel until TCP gives up on it.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()
 
 
 def encode_messages(messages: tuple[str | bytes, ...]) -> bytes:
@@ -77,12 +97,15 @@ class WebSocket(FrameReader, asyncio.Protocol):
     """A server-side WebSocket; implements ``aiosio.engine.http.WebSocketConnection``."""
 
     __slots__ = (
+        "_backlog",
+        "_backlog_size",
         "_error",
         "_handler",
         "_http",
         "_on_done",
         "_state",
         "_timer",
+        "_write_paused",
         "request",
         "transport",
     )
@@ -104,6 +127,11 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._error: str | None = None
         self._on_done = on_done
+        # While the transport's buffer is over its high-water mark, what is sent waits here, as
+        # references: a broadcast frame queued for many stalled sockets exists once, not per socket.
+        self._write_paused = False
+        self._backlog: deque[bytes] | None = None
+        self._backlog_size = 0
 
     # -- WebSocketConnection --
     def accept(
@@ -147,7 +175,7 @@ class WebSocket(FrameReader, asyncio.Protocol):
             payload = data.encode("utf-8")
             size = len(payload)
             if size < 126:
-                self.transport.write(_TEXT_HEADERS[size] + payload)
+                self._write(_TEXT_HEADERS[size] + payload)
                 return
             opcode = OP_TEXT
         else:
@@ -155,7 +183,9 @@ class WebSocket(FrameReader, asyncio.Protocol):
             size = len(payload)
             opcode = OP_BINARY
         if size <= _JOIN_LIMIT:
-            self.transport.write(frame_header(opcode, size) + payload)
+            self._write(frame_header(opcode, size) + payload)
+        elif self._write_paused:
+            self._write(frame_header(opcode, size) + payload)  # whole frames in the backlog
         else:
             self.transport.writelines((frame_header(opcode, size), payload))
 
@@ -165,12 +195,26 @@ class WebSocket(FrameReader, asyncio.Protocol):
             frames = prepared.frames
             if frames is None:
                 frames = prepared.frames = encode_messages(prepared.messages)
-            self.transport.write(frames)
+            self._write(frames)
 
     def send_frames(self, frames: list[bytes]) -> None:
-        """Write already-encoded frames in one go (broadcast, batches)."""
+        """Write already-encoded whole frames in one go (broadcast, batches)."""
         if self._state == _OPEN:
-            self.transport.writelines(frames)
+            if self._write_paused:
+                for frame in frames:
+                    self._write(frame)
+            else:
+                self.transport.writelines(frames)
+
+    def _write(self, data: bytes) -> None:
+        if self._write_paused:
+            backlog = self._backlog
+            if backlog is None:
+                backlog = self._backlog = deque()
+            backlog.append(data)
+            self._backlog_size += len(data)
+        else:
+            self.transport.write(data)
 
     def close(self, code: int = 1000) -> None:
         """Start the closing handshake with ``code``."""
@@ -184,7 +228,7 @@ class WebSocket(FrameReader, asyncio.Protocol):
         """Bytes accepted by :meth:`send` that the kernel has not taken yet."""
         if self._state == _CLOSED:
             return 0
-        return self.transport.get_write_buffer_size()
+        return self.transport.get_write_buffer_size() + self._backlog_size
 
     @property
     def closed(self) -> bool:
@@ -231,10 +275,20 @@ class WebSocket(FrameReader, asyncio.Protocol):
         return None  # close the transport
 
     def pause_writing(self) -> None:
+        self._write_paused = True
         self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self._state == _OPEN:
+        self._write_paused = False
+        backlog = self._backlog
+        if backlog:
+            write = self.transport.write
+            # The transport calls pause_writing again from inside write once it is full.
+            while backlog and not self._write_paused:
+                data = backlog.popleft()
+                self._backlog_size -= len(data)
+                write(data)
+        if not self._write_paused and self._state == _OPEN:
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -248,6 +302,8 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._http = None
         self._buf = None
         self._frags = None
+        self._backlog = None
+        self._backlog_size = 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -272,15 +328,21 @@ class WebSocket(FrameReader, asyncio.Protocol):
 
     def ping_received(self, payload: bytes) -> None:
         if self._state == _OPEN:
-            self.transport.write(frame_header(OP_PONG, len(payload)) + payload)
+            self._write(frame_header(OP_PONG, len(payload)) + payload)
 
     def close_received(self, code: int, reason: str) -> None:
         if self._state == _OPEN:
             # Echo the peer's code (RFC 6455 5.5.1); the server closes TCP first (7.1.1).
             payload = b"" if code == 1005 else encode_close(code)
             self._state = _CLOSING
+            # The peer is leaving: what still waits for it is dropped (whole frames), our close
+            # frame goes next.
+            self._backlog = None
+            self._backlog_size = 0
             self.transport.write(frame_header(OP_CLOSE, len(payload)) + payload)
         self.transport.close()
+        if self.transport.get_write_buffer_size():
+            self._arm_timer()  # a peer that stops reading now is dropped after CLOSE_TIMEOUT
 
     # -- closing --
     def shutdown(self) -> None:
@@ -299,11 +361,21 @@ class WebSocket(FrameReader, asyncio.Protocol):
             return
         self._state = _CLOSING
         payload = encode_close(code, reason[:120])
-        self.transport.write(frame_header(OP_CLOSE, len(payload)) + payload)
+        self._write(frame_header(OP_CLOSE, len(payload)) + payload)
         self.transport.resume_reading()
         self._arm_timer()
 
     def _arm_timer(self) -> None:
         if self._timer is None:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(CLOSE_TIMEOUT, self.transport.close)
+            self._timer = loop.call_later(CLOSE_TIMEOUT, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        """The peer did not finish the closing handshake in time."""
+        self._timer = None
+        if self.buffered_amount:
+            # A peer that does not read would hold a graceful close (and its buffer) forever.
+            logger.debug("websocket from %s: not reading at close, dropped", self.request.client)
+            reset(self.transport)
+        else:
+            self.transport.close()

@@ -344,7 +344,7 @@ class RedisStreamsAdapter(ClusterAdapter):
                 "SET", self.session_key_prefix + session.pid, encoded, "PX", ttl_ms
             )
         except Exception as exc:
-            logger.warning("[%s] could not persist session %s: %s", self.uid, session.pid, exc)
+            logger.warning("[%s] could not persist a session: %s", self.uid, exc)
             return
         future.add_done_callback(_log_failure)
 
@@ -360,7 +360,7 @@ class RedisStreamsAdapter(ClusterAdapter):
                 pipe.xrange(self.stream_name, offset, offset)
                 raw_session, _deleted, at_offset = await pipe.execute()
         except Exception as exc:
-            logger.warning("[%s] could not restore session %s: %s", self.uid, pid, exc)
+            logger.warning("[%s] could not restore a session: %s", self.uid, exc)
             return None
         if not raw_session or not at_offset:
             return None

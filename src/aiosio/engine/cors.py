@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from .http import Request
+
+logger = logging.getLogger("aiosio.engine")
 
 __all__ = ["CorsOption", "CorsPolicy"]
 
@@ -91,6 +94,25 @@ class CorsPolicy:
         if callable(rule) and rule(origin):
             return origin, True
         return None, True
+
+    def allows(self, origin: str) -> bool:
+        """True when a request from ``origin`` may use the server."""
+        rule = self.origin
+        if rule == "*" or rule is True:
+            return True
+        if rule is False:
+            return False
+        if isinstance(rule, str):
+            return origin == rule
+        if self._origins is not None:
+            return origin in self._origins
+        if callable(rule):
+            try:
+                return bool(rule(origin))
+            except Exception:
+                logger.exception("the cors origin callable failed for %r", origin)
+                return False
+        return False
 
     def headers(self, request: Request) -> list[tuple[str, str]]:
         """Headers for an ordinary (non-preflight) response."""

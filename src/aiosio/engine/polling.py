@@ -12,7 +12,7 @@ from ..protocol.engineio import (
     Packet,
     PacketType,
     decode_packet,
-    encode_payload,
+    encode_payload_packet,
 )
 from .http import PreparedMessages, Request, Response
 
@@ -48,7 +48,9 @@ class PollingTransport:
 
     def __init__(self, socket: EngineSocket) -> None:
         self.socket = socket
-        self._buffer: list[Packet] = []
+        # Packets, or messages already in their payload form ("4" + text): a broadcast's text is
+        # queued as the very string every other session queues, never copied per session.
+        self._buffer: list[Packet | str] = []
         self._buffered_bytes = 0
         self._pending: Callable[[Response], None] | None = None
         self._pending_request: Request | None = None
@@ -85,9 +87,21 @@ class PollingTransport:
 
     def send_prepared(self, prepared: PreparedMessages) -> int:
         """Queue messages prepared for many sessions (their WebSocket form, see ``prepare``)."""
+        if self._closed:
+            return self._buffered_bytes
+        buffer = self._buffer
+        size = 0
         for message in prepared.messages:
-            data = message[1:] if type(message) is str else message
-            self.send_packet(Packet(PacketType.MESSAGE, data))
+            if type(message) is str:
+                buffer.append(message)
+                size += len(message)
+            else:
+                buffer.append(Packet(PacketType.MESSAGE, message))
+                size += len(message) * 4 // 3 + 5
+        self._buffered_bytes += size
+        if self._pending is not None and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.socket.loop.call_soon(self.flush)
         return self._buffered_bytes
 
     def flush(self) -> None:
@@ -96,19 +110,21 @@ class PollingTransport:
         if self._pending is not None and self._buffer:
             self._write(self._take_buffer())
 
-    def _take_buffer(self) -> list[Packet]:
+    def _take_buffer(self) -> list[Packet | str]:
         packets = self._buffer
         self._buffer = []
         self._buffered_bytes = 0
         return packets
 
-    def _write(self, packets: list[Packet]) -> None:
+    def _write(self, packets: list[Packet | str]) -> None:
         respond, request = self._pending, self._pending_request
         self._pending = self._pending_request = None
         assert respond is not None
         assert request is not None
         request.on_abort = None
-        body = encode_payload(packets).encode()
+        body = SEPARATOR.join(
+            [p if type(p) is str else encode_payload_packet(p) for p in packets]  # type: ignore[arg-type]
+        ).encode()
         self.socket.server._respond(request, respond, 200, body, _TEXT_PLAIN)
         self.socket._on_drain()
 
@@ -120,7 +136,10 @@ class PollingTransport:
     def flush_into(self, send: Callable[[Packet], None]) -> None:
         """Hand every buffered packet to ``send`` (used when the session moves to another transport)."""
         for packet in self._take_buffer():
-            send(packet)
+            if type(packet) is str:
+                send(Packet(PacketType.MESSAGE, packet[1:]))
+            else:
+                send(packet)  # type: ignore[arg-type]
 
     def close(self) -> None:
         """Release the held GET with the remaining packets and a close packet."""
@@ -147,7 +166,7 @@ class PollingTransport:
     def _on_get(self, request: Request, respond: Callable[[Response], None]) -> None:
         socket = self.socket
         if self._pending is not None:
-            logger.info("session %s: overlapping GET requests", socket.id)
+            logger.info("session of %s: overlapping GET requests", socket.peer)
             socket.server._respond(request, respond, 400, b"", None)
             socket._on_error("overlap from client")
             return
@@ -172,7 +191,7 @@ class PollingTransport:
         socket = self.socket
         server = socket.server
         if request.body_too_large:
-            logger.info("session %s: POST body over max_http_buffer_size", socket.id)
+            logger.info("session of %s: POST body over max_http_buffer_size", socket.peer)
             server._respond(request, respond, 413, b"", None)
             socket._on_error("payload too large")
             return
@@ -192,12 +211,12 @@ class PollingTransport:
                 try:
                     packet = decode_packet(part)
                 except EngineProtocolError as exc:
-                    logger.info("session %s: bad polling payload: %s", socket.id, exc)
+                    logger.info("session of %s: bad polling payload: %s", socket.peer, exc)
                     socket._on_parse_error(str(exc))
                     break
                 socket._on_packet(packet)
         else:
-            logger.info("session %s: polling payload is not UTF-8", socket.id)
+            logger.info("session of %s: polling payload is not UTF-8", socket.peer)
             socket._on_parse_error("payload is not valid UTF-8")
         if self._flush_scheduled:
             # What the handlers of these packets sent leaves now, in one payload, ahead of the

@@ -10,11 +10,13 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from .._http.host import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
 from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
 from ..protocol.session import open_packet
 from .cors import CorsOption, CorsPolicy
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
 from .http import Request, Response, WebSocketConnection
+from .origin import OriginPolicy
 from .polling import PollingTransport
 from .socket import EngineSocket
 from .websocket import WebSocketTransport
@@ -30,6 +32,8 @@ __all__ = ["EngineServer"]
 logger = logging.getLogger("aiosio.engine")
 
 TRANSPORTS = ("polling", "websocket")
+#: Default bound on the bytes queued for one session (see docs/reliability.md for the measurement).
+MAX_WRITE_BUFFER_SIZE = 4 * 1024 * 1024
 _SERVER_EVENTS = frozenset({"connection", "initial_headers", "headers", "connection_error"})
 # The reference refuses an Origin header holding characters outside these.
 _INVALID_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
@@ -51,13 +55,19 @@ class EngineServer:
     * ``path`` (``/engine.io/``), ``allow_upgrades`` (True).
     * ``cors``: ``None`` (no CORS headers), ``"*"``, an origin, a list of origins, a callable judging an
       origin, or a dict with ``origin``, ``credentials``, ``methods``, ``allowed_headers``,
-      ``exposed_headers``, ``max_age``.
+      ``exposed_headers``, ``max_age``. It is also the origin policy: a browser request (one with an
+      ``Origin`` header) from an origin ``cors`` does not allow is refused with 403, on every
+      handshake, polling request and WebSocket upgrade; with no ``cors`` only the server's own origin
+      is allowed, and ``cors="*"`` allows every origin (see ``docs/security.md``).
+    * ``trusted_proxies``: addresses or networks (``"10.0.0.0/8"``, ``"*"`` for any) of proxies whose
+      ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` say what the server's own origin is.
     * ``allow_request``: a hook (sync or async) called with the handshake :class:`Request`; return
       ``False`` or a message string, or raise :class:`RequestRefused`, to refuse it (403 by default).
     * ``cookie``: ``None`` (no cookie), ``True`` or a dict (``name``, ``path``, ``http_only``,
       ``same_site``, ``secure``, ``max_age``, ``domain``) for a cookie holding the session id.
     * ``initial_packet``: a message sent right after the open packet.
-    * ``max_write_buffer_size``: bytes a session may have waiting to go out before it is closed with
+    * ``max_write_buffer_size`` (4 MiB): bytes a session may have waiting to go out (queued for a
+      client that does not read, or for a polling client that stopped polling) before it is closed with
       "transport error" (a slow client cannot grow the server's memory without bound).
     """
 
@@ -75,12 +85,15 @@ class EngineServer:
         allow_request: AllowRequest | None = None,
         cookie: bool | dict[str, Any] | None = None,
         initial_packet: str | bytes | None = None,
-        max_write_buffer_size: int = 64 * 1024 * 1024,
+        max_write_buffer_size: int = MAX_WRITE_BUFFER_SIZE,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
             raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
         if max_http_buffer_size <= 0:
             raise ValueError("max_http_buffer_size must be positive")
+        if max_write_buffer_size <= 0:
+            raise ValueError("max_write_buffer_size must be positive")
         chosen = tuple(transports)
         if not chosen or any(t not in TRANSPORTS for t in chosen):
             raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}")
@@ -93,6 +106,7 @@ class EngineServer:
         self.path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
         self.allow_upgrades = allow_upgrades
         self.cors = CorsPolicy.from_option(cors)
+        self.origin_policy = OriginPolicy(self.cors, trusted_proxies)
         self.allow_request = allow_request
         self.cookie = _cookie_options(cookie)
         self.initial_packet = initial_packet
@@ -126,13 +140,31 @@ class EngineServer:
 
         return register(handler) if handler is not None else register
 
-    async def listen(self, port: int = 3000, host: str = "127.0.0.1") -> int:
-        """Serve on the embedded HTTP server; returns the bound port (``port=0`` picks one)."""
+    async def listen(
+        self,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        *,
+        headers_timeout: float = HEADERS_TIMEOUT,
+        keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> int:
+        """Serve on the embedded HTTP server; returns the bound port (``port=0`` picks one).
+
+        The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
+        """
         from ..serve import serve
 
         if self._server is not None:
             raise RuntimeError("the server is already listening")
-        self._server = await serve(self, host, port)
+        self._server = await serve(
+            self,
+            host,
+            port,
+            headers_timeout=headers_timeout,
+            keep_alive_timeout=keep_alive_timeout,
+            request_timeout=request_timeout,
+        )
         return self._server.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApp:
@@ -184,11 +216,16 @@ class EngineServer:
                 return ErrorCode.UNKNOWN_SID, {"sid": sid}
             if not upgrade and socket.transport != transport:
                 return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}
-            return None
-        if request.method != "GET":
-            return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
-        if transport == "websocket" and not upgrade:
-            return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"}
+        else:
+            if request.method != "GET":
+                return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
+            if transport == "websocket" and not upgrade:
+                return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_HANDSHAKE_ERROR"}
+        # After the reference's own checks (their codes stay the same): the origin policy.
+        if origin is not None:
+            refusal = self.origin_policy.refusal(request)
+            if refusal is not None:
+                return ErrorCode.FORBIDDEN, {"name": "FORBIDDEN_ORIGIN", "hint": refusal}
         return None
 
     def _refuse(
@@ -217,7 +254,23 @@ class EngineServer:
     def _log_refusal(
         self, request: Request, code: ErrorCode, context: dict[str, Any], message: str | None
     ) -> None:
-        logger.info("refused %s %s: %s %s", request.method, request.url, code.name, context)
+        # Session ids are credentials: they never reach a log line at INFO or above (the url and
+        # the context may hold one), only the DEBUG line below.
+        client = request.client[0] if request.client is not None else "?"
+        hint = context.get("hint")
+        if hint is not None:
+            logger.warning("refused %s %s from %s: %s", request.method, request.path, client, hint)
+        else:
+            shown = {k: v for k, v in context.items() if k != "sid"}
+            logger.info(
+                "refused %s %s from %s: %s %s",
+                request.method,
+                request.path,
+                client,
+                code.name,
+                shown,
+            )
+        logger.debug("refused %s %s: %s %s", request.method, request.url, code.name, context)
         self._emit("connection_error", request, int(code), message or ERROR_MESSAGES[code])
 
     def _handle_request(self, request: Request, respond: Respond) -> None:
@@ -254,7 +307,11 @@ class EngineServer:
 
         failure = self._verify(request, upgrade=True)
         if failure is not None:
-            refuse(*failure, None, None)
+            if failure[0] is ErrorCode.FORBIDDEN:
+                # A foreign origin: 403 with the JSON error body, as for polling.
+                connection.reject(self._refuse(request, *failure))
+            else:
+                refuse(*failure, None, None)
             return
         query = request.query
         sid = query.get("sid")
@@ -411,11 +468,16 @@ class EngineServer:
             del self.clients[socket.id]
 
     def _check_buffer(self, socket: EngineSocket) -> None:
-        if socket._transport.buffered_amount > self.max_write_buffer_size:
+        waiting = socket.buffered_amount
+        if waiting > self.max_write_buffer_size:
+            client = socket.request.client
             logger.warning(
-                "session %s: %d bytes waiting for a slow client, closing it",
-                socket.id,
-                socket._transport.buffered_amount,
+                "closing a %s session of %s: %d bytes wait for a client that does not read "
+                "(max_write_buffer_size is %d)",
+                socket.transport,
+                client[0] if client is not None else "?",
+                waiting,
+                self.max_write_buffer_size,
             )
             socket._on_error("write buffer overflow")
 

@@ -131,6 +131,13 @@ class EngineSocket:
         return self.session.state.value
 
     @property
+    def peer(self) -> str:
+        """The client's address, ``"host:port"``: what log lines above DEBUG name a session by (its
+        id is a credential)."""
+        client = self.request.client
+        return f"{client[0]}:{client[1]}" if client is not None else "unknown peer"
+
+    @property
     def buffered_amount(self) -> int:
         """Bytes waiting to be written to this client."""
         return self._transport.buffered_amount
@@ -292,7 +299,7 @@ class EngineSocket:
             try:
                 fn(data)
             except Exception:
-                logger.exception("session %s: error in message listener", self.id)
+                logger.exception("session of %s: error in message listener", self.peer)
         else:
             self._emit("message", data)
 
@@ -320,7 +327,8 @@ class EngineSocket:
         self._on_close(CloseReason.PARSE_ERROR, description)
 
     def _on_error(self, description: str) -> None:
-        logger.info("session %s: transport error: %s", self.id, description)
+        logger.info("session of %s: transport error: %s", self.peer, description)
+        logger.debug("session %s: transport error", self.id)
         self._on_close(CloseReason.TRANSPORT_ERROR, description)
 
     def _on_transport_closed(self, transport: WebSocketTransport, error: str | None) -> None:
@@ -458,4 +466,4 @@ class EngineSocket:
             try:
                 fn(*args)
             except Exception:
-                logger.exception("session %s: error in %r listener", self.id, event)
+                logger.exception("session of %s: error in %r listener", self.peer, event)

@@ -51,12 +51,12 @@ class WebSocketTransport:
             try:
                 fn(data[1:])
             except Exception:
-                logger.exception("session %s: error in message listener", socket.id)
+                logger.exception("session of %s: error in message listener", socket.peer)
             return
         try:
             packet = decode_packet(data)
         except EngineProtocolError as exc:
-            logger.info("session %s: bad websocket packet: %s", socket.id, exc)
+            logger.info("session of %s: bad websocket packet: %s", socket.peer, exc)
             if self.probing:
                 socket._on_probe_failed(self)
             else:

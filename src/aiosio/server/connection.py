@@ -195,7 +195,7 @@ class Connection:
         self.close()
 
     def _on_parse_error(self, exc: BaseException) -> None:
-        logger.info("%s: invalid packet from %s, closing: %s", self.id, self._peer(), exc)
+        logger.info("invalid packet from %s, closing: %s", self._peer(), exc)
         self._decoder.reset()
         self._teardown("parse error", None)
         if self.conn.is_open:

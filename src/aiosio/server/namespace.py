@@ -51,6 +51,7 @@ class Namespace(Listeners, Broadcasting):
         "__weakref__",
         "_fns",
         "_ids",
+        "_joining",
         "_parent",
         "adapter",
         "name",
@@ -68,6 +69,7 @@ class Namespace(Listeners, Broadcasting):
         self._fns: list[Middleware] = []
         self._ids = 0
         self._parent: ParentNamespace | None = None
+        self._joining = 0  # sockets between CONNECT and connected (or refused)
         self.adapter: Adapter = self._make_adapter()
         self._init_adapter()
 
@@ -129,6 +131,14 @@ class Namespace(Listeners, Broadcasting):
     # -- connecting sockets -----------------------------------------------------------------------
 
     async def _add(self, connection: Connection, auth: dict[str, Any]) -> None:
+        self._joining += 1
+        try:
+            await self._join(connection, auth)
+        finally:
+            self._joining -= 1
+            self._discard_if_empty()  # a child nobody could join does not stay behind
+
+    async def _join(self, connection: Connection, auth: dict[str, Any]) -> None:
         socket = await self._create_socket(connection, auth)
         recovery = self.server.recovery
         if (
@@ -182,8 +192,16 @@ class Namespace(Listeners, Broadcasting):
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.id) is socket:
             del self.sockets[socket.id]
+        self._discard_if_empty()
+
+    def _discard_if_empty(self) -> None:
         parent = self._parent
-        if parent is not None and not self.sockets and self.server.cleanup_empty_child_namespaces:
+        if (
+            parent is not None
+            and not self.sockets
+            and not self._joining
+            and self.server.cleanup_empty_child_namespaces
+        ):
             parent._remove_child(self)
 
     # -- broadcasting -----------------------------------------------------------------------------
@@ -272,6 +290,8 @@ class ParentNamespace(Namespace):
         return child
 
     def _remove_child(self, child: Namespace) -> None:
+        if child not in self.children:
+            return
         logger.debug("closing empty child namespace %s", child.name)
         self.children.discard(child)
         if self.server._nsps.get(child.name) is child:

@@ -18,6 +18,7 @@ from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
 from aiosio.routes import Routes
+from aiosio.serve import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
 from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
@@ -83,7 +84,11 @@ class Server(Broadcasting):
     * ``parser``: the Socket.IO parser (``encoder()`` / ``decoder()``).
     * ``connection_state_recovery``: ``None`` (off), ``True``, or
       ``{"max_disconnection_duration": 120.0, "skip_middlewares": True}``.
-    * ``cleanup_empty_child_namespaces``: drop a dynamic child namespace when its last socket leaves.
+    * ``cleanup_empty_child_namespaces`` (True): drop a child namespace of a dynamic (regex or
+      predicate) parent when its last socket leaves, or when no socket could join it. The reference's
+      ``cleanupEmptyChildNamespaces``, on by default here: otherwise every name a client tries stays.
+    * ``max_child_namespaces`` (10,000): how many child namespaces clients may bring into existence
+      at once; a CONNECT that would create one more is refused ("Invalid namespace", a warning).
     * ``serve_client``: serve the browser bundle at ``<path>socket.io.min.js`` (and the other
       ``client-dist`` files): ``True`` looks for ``node_modules/socket.io-client/dist`` above the
       working directory; a path names the directory.
@@ -104,7 +109,8 @@ class Server(Broadcasting):
         adapter: type[Adapter] | AdapterFactory | None = None,
         parser: Parser = DEFAULT_PARSER,
         connection_state_recovery: Any = None,
-        cleanup_empty_child_namespaces: bool = False,
+        cleanup_empty_child_namespaces: bool = True,
+        max_child_namespaces: int = 10_000,
         serve_client: bool | str | Path = False,
         sequential_handlers: bool = False,
         attachment_timeout: float = 30.0,
@@ -120,6 +126,9 @@ class Server(Broadcasting):
         self.attachment_timeout = float(attachment_timeout)
         self.recovery = _recovery_options(connection_state_recovery)
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        if max_child_namespaces < 0:
+            raise ValueError("max_child_namespaces must not be negative")
+        self.max_child_namespaces = int(max_child_namespaces)
         self.serve_client = serve_client
         self.sequential_handlers = sequential_handlers
         #: the event loop the server runs on: set by :meth:`start` (or when the server is created
@@ -216,8 +225,20 @@ class Server(Broadcasting):
             existing = self._nsps.get(name)
             if existing is not None:  # created in the meantime
                 return existing
+            if self.child_namespace_count >= self.max_child_namespaces:
+                logger.warning(
+                    "refused to create child namespace %r: %d exist (max_child_namespaces)",
+                    name[:100],
+                    self.child_namespace_count,
+                )
+                return None
             return parent.create_child(name)
         return None
+
+    @property
+    def child_namespace_count(self) -> int:
+        """How many child namespaces of dynamic parents exist now."""
+        return sum(len(parent.children) for parent in self._parents)
 
     @property
     def namespaces(self) -> dict[str, Namespace]:
@@ -369,10 +390,14 @@ class Server(Broadcasting):
         host: str = "127.0.0.1",
         *,
         fallback: Fallback | None = None,
+        headers_timeout: float = HEADERS_TIMEOUT,
+        keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> int:
         """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
 
         Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
+        The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
         """
         from aiosio.serve import serve
 
@@ -381,7 +406,15 @@ class Server(Broadcasting):
         await self.start()
         if self._routes:
             fallback = self._routes.fallback(fallback)
-        self._listener = await serve(self._app(), host, port, fallback=fallback)
+        self._listener = await serve(
+            self._app(),
+            host,
+            port,
+            fallback=fallback,
+            headers_timeout=headers_timeout,
+            keep_alive_timeout=keep_alive_timeout,
+            request_timeout=request_timeout,
+        )
         return self._listener.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApp:
