@@ -26,8 +26,10 @@ async def subscribed(kind: str, redis: Redis, prefix: str) -> int:
         command, channel = "NUMSUB", f"{prefix}#/#"
     else:
         raise ValueError(kind)
-    reply = await redis.execute_command("PUBSUB", command, channel)
-    return int(reply[1])
+    if command == "NUMSUB":
+        return int((await redis.pubsub_numsub(channel))[0][1])
+    reply = await redis.pubsub_shardnumsub(channel)
+    return int(reply[0][1])
 
 
 async def wait_until_joined(kind: str, redis: Redis, prefix: str, servers: int) -> None:

@@ -59,8 +59,8 @@ class ColdCluster:
             await client.close()
         for io in self.nodes:
             await io.close()
-        for client in self.redis_clients:
-            await client.aclose()
+        for connection in self.redis_clients:
+            await connection.aclose()
 
 
 def install_app(io: Server, name: str) -> None:

@@ -56,6 +56,9 @@ async def test_async_handlers_do_real_io(
             await redis.rpush(f"{key}:log", f"connect:{socket.id}")
         seen.put_nowait({"connect": asyncio.current_task() is not None})
 
+    async def log(entry: str) -> int:
+        return int(await redis.rpush(f"{key}:log", entry))
+
     @socket.on("echo")
     async def on_echo(n: int, text: str) -> None:
         before = request_id.get()
@@ -63,7 +66,7 @@ async def test_async_handlers_do_real_io(
         async with asyncio.timeout(5):
             count = await redis.incr(f"{key}:echoes")
         async with asyncio.TaskGroup() as group:
-            stored = group.create_task(redis.rpush(f"{key}:log", f"echo:{n}"))
+            stored = group.create_task(log(f"echo:{n}"))
             waited = group.create_task(asyncio.wait_for(asyncio.sleep(0, result=n * 2), 5))
         inside = request_id.get()
         request_id.reset(token)
