@@ -62,8 +62,10 @@ def host_argv(host: str, port: int, workers: int = 1) -> list[str]:
     python = sys.executable
     if host == "embedded":
         return [python, "-m", "tests.apps.realapp", "--port", str(port)]
-    if host == "uvicorn":
+    if host in ("uvicorn", "uvicorn-no-lifespan"):
         argv = [python, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
+        if host == "uvicorn-no-lifespan":
+            argv += ["--lifespan", "off"]
         return [*argv, "--workers", str(workers)] if workers > 1 else argv
     if host == "hypercorn":
         return [python, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{port}"]

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from .clients import AppClient, RefusedError
 from .conftest import Starter
-from .support import eventually
+from .support import eventually, request_subscribers
 
 FULL_HOSTS = ("embedded", "uvicorn")
 ALL_HOSTS = (*FULL_HOSTS, "hypercorn", "granian")
@@ -199,3 +199,22 @@ async def test_first_event_after_connect_finds_the_handlers_of_the_connection_ha
         await client.connect(app.url, "tok-alice", transports=["websocket"])
         assert await client.call("whoami") == {"user": "alice", "node": "n1", "task": True}
         await client.disconnect()
+
+
+async def test_first_request_starts_the_app_when_the_host_sends_no_lifespan(
+    serve_app: Starter,
+    app_env: dict[str, str],
+    make_client: MakeClient,
+    users: Users,
+    redis: Redis,
+    key: str,
+) -> None:
+    """``uvicorn --lifespan off``: the adapter subscribes on the first request, before it is served."""
+    await users("alice")
+    app = await serve_app("uvicorn-no-lifespan", {**app_env, "REALAPP_NODE": "n1"}, subscribers=0)
+    assert await request_subscribers(redis, key) == 0
+    client = make_client("node")
+    await client.connect(app.url, "tok-alice")
+    assert await request_subscribers(redis, key) == 1
+    assert await client.call("count_users") == {"count": 1, "users": ["alice"]}
+    assert await client.next("counted") == [1, "n1"]
