@@ -116,20 +116,29 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
         await peer.expect(lambda e: e["ev"] == "disconnect")
         # Node stores the session without waiting: let the write land before coming back
         await eventually(lambda: redis_client.exists(f"sio:session:{pid}"))
-        io.to("r1").emit("missed", 2)
-        peer.send("emit", event="missed-node", rooms=["r1"], args=[3])
+        # each append seen by a witness in r1 before the next starts: the stream holds this order
+        witness = await Client("w").connect(peer.url, auth={"name": "w", "rooms": ["r1"]})
+        try:
+            io.to("r1").emit("missed", 2)
+            await witness.expect("missed")
+            peer.send("emit", event="missed-node", rooms=["r1"], args=[3])
+            await witness.expect("missed-node")
+            io.to("r1").emit("missed", 4)
+            await witness.expect("missed", count=2)
+        finally:
+            await witness.close()
 
         back = await Client("b").connect(
             f"http://127.0.0.1:{port}", auth={"pid": pid, "offset": offset}
         )
         try:
             assert back.sid == sid
-            await back.expect("missed-node")
-            await back.expect("missed")
+            await back.expect("missed", count=2)
             # two processes appended to the stream: the replay follows the stream's order
-            assert sorted((name, args[0]) for name, args in back.events) == [
+            assert [(name, args[0]) for name, args in back.events] == [
                 ("missed", 2),
                 ("missed-node", 3),
+                ("missed", 4),
             ]
             assert recovered[0].rooms == {sid, "r1"}
             assert recovered[0].data == {"name": "a"}
