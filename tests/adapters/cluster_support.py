@@ -18,6 +18,8 @@ from aiosio.adapters import redis as redis_adapter
 from aiosio.adapters import redis_streams
 from aiosio.server import Server
 
+from .cold_start import wait_until_joined
+
 __all__ = [
     "KINDS",
     "Client",
@@ -127,6 +129,9 @@ class Cluster:
     nodes: list[Server]
     urls: list[str]
     clients: list[Client] = field(default_factory=list)
+    #: the Redis the adapters share and their prefix (Redis kinds only), for readiness checks
+    redis_url: str | None = None
+    prefix: str = ""
 
     @property
     def servers(self) -> int:
@@ -147,8 +152,21 @@ class Cluster:
 
 
 async def wait_for_servers(cluster: Cluster) -> None:
-    """Wait until every node counts every server (subscriptions and heartbeats are in place)."""
+    """Wait until every server of the cluster listens to the others.
+
+    Redis kinds: read from Redis with a client of our own (the request channel's subscribers), so
+    that no request is sent from the test's task before the test uses the cluster. The in-process
+    cluster: each node's count of the servers whose heartbeats it heard (a local count, no request).
+    """
     expected = cluster.servers
+    if cluster.kind in ("redis", "sharded", "streams"):
+        assert cluster.redis_url is not None
+        observer = Redis.from_url(cluster.redis_url)
+        try:
+            await wait_until_joined(cluster.kind, observer, cluster.prefix, expected)
+        finally:
+            await observer.aclose()
+        return
     for node in cluster.nodes:
         await eventually(node.sockets.adapter.server_count, lambda count: count == expected)
 
@@ -192,7 +210,7 @@ async def start_cluster(
         urls.append(f"http://127.0.0.1:{port}")
     if kind == "memory":
         nodes, urls = nodes * size, urls * size
-    cluster = Cluster(kind, nodes, urls)
+    cluster = Cluster(kind, nodes, urls, redis_url=redis_url, prefix=prefix)
     await wait_for_servers(cluster)
     return cluster, clients
 

@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 from aiosio.server import RemoteSocket, Server, Socket
 from tests.server.node import NodeClients, requires_node
 
-from .cluster_support import adapter_factory, eventually
+from .cluster_support import Client, adapter_factory, eventually
+from .cold_start import wait_until_joined
 from .node_peers import NodeScript
 
 pytestmark = requires_node
@@ -63,23 +64,38 @@ async def mixed(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
         adapter=adapter_factory(kind, client, prefix, None), ping_interval=1, ping_timeout=1
     )
     io.on("connection", join_from_auth)
+    io.on("connection", cluster_requests_from_handlers)
     port = await io.listen(0, "127.0.0.1")
     node = await NodeScript.start("sio_cluster_server", kind, redis_url, prefix)
     clients = await NodeClients.start()
     mixed = Mixed(io, node, clients, f"http://127.0.0.1:{port}", prefix, kind)
+    observer = Redis.from_url(redis_url)
     try:
-        await eventually(io.sockets.adapter.server_count, lambda n: n == 2)
-
-        async def node_count() -> int:
-            return int((await node.call("server_count"))["count"])
-
-        await eventually(node_count, lambda n: n == 2)
+        # no warm-up request: both servers' subscriptions, as a separate Redis client sees them
+        await wait_until_joined(kind, observer, prefix, 2)
         yield mixed
     finally:
         await clients.close()
         await node.close()
         await io.close()
         await client.aclose()
+        await observer.aclose()
+
+
+def cluster_requests_from_handlers(socket: Socket) -> None:
+    """What an application does: cluster requests started by an event's ``async def`` handler."""
+    io = socket.nsp.server
+
+    @socket.on("cluster_ops")
+    async def cluster_ops(room: str | None = None) -> dict[str, Any]:
+        sockets = await (io.in_(room) if room else io).fetch_sockets()
+        servers = await io.server_side_emit_with_ack("ping-servers", "from-handler")
+        acks = await io.timeout(5).emit_with_ack("question", 7)
+        return {
+            "sockets": sorted(s.id for s in sockets),
+            "servers": servers,
+            "acks": sorted(acks),
+        }
 
 
 async def test_broadcasts_both_ways(mixed: Mixed) -> None:
@@ -219,3 +235,86 @@ async def test_server_side_emit_both_ways(mixed: Mixed) -> None:
     # the classic Node adapter sends server-side events as JSON: a Buffer arrives in its JSON form
     blob = {"type": "Buffer", "data": [1]} if mixed.kind == "redis" else b"\x01"
     assert received == [[3], ["x", blob]]
+
+
+async def test_cluster_requests_started_in_handlers(mixed: Mixed) -> None:
+    py_sid = await mixed.connect("py", True, ["r1"])
+    nd_sid = await mixed.connect("nd", False, ["r1", "r2"])
+    for room, expected in ((None, sorted([py_sid, nd_sid])), ("r2", [nd_sid])):
+        mixed.clients.send(cmd="emit", id="py", event="cluster_ops", args=[room], ack=True, tag="q")
+        answer = await mixed.clients.expect(lambda e: e["ev"] == "ack" and e.get("tag") == "q")
+        assert answer["args"] == [
+            {
+                "sockets": expected,
+                "servers": ["node-pong"],
+                "acks": ["ack:question", "ack:question"],
+            }
+        ]
+    event = await mixed.node.expect(lambda e: e["ev"] == "server_side")
+    assert event == {"ev": "server_side", "args": ["from-handler"], "ack": True}
+
+
+async def test_streams_recovery_across_node_and_aiosio_from_handlers(redis_url: str) -> None:
+    """A client of the Node server loses its transport; broadcasts started by an aiosio handler and
+    by Node land in the stream; it comes back to aiosio and gets them in stream order."""
+    prefix = f"t{secrets.token_hex(4)}"
+    redis = Redis.from_url(redis_url)
+    io = Server(
+        adapter=adapter_factory("streams", redis, prefix, None),
+        connection_state_recovery={"max_disconnection_duration": 10},
+    )
+    recovered: list[Socket] = []
+
+    @io.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        if socket.recovered:
+            recovered.append(socket)
+        else:
+            join_from_auth(socket)
+
+        @socket.on("shout")
+        async def shout(text: str) -> None:
+            io.to("r1").emit("news", text)
+
+    port = await io.listen(0, "127.0.0.1")
+    py_url = f"http://127.0.0.1:{port}"
+    peer = await NodeScript.start("sio_cluster_server", "streams", redis_url, prefix, "recovery")
+    clients: list[Client] = []
+    try:
+        await wait_until_joined("streams", redis, prefix, 2)
+        lost = await Client("lost").connect(peer.url, auth={"name": "lost", "rooms": ["r1"]})
+        clients.append(lost)
+        sid = lost.sid
+        pid = (await peer.expect(lambda e: e["ev"] == "connection"))["pid"]
+        witness = await Client("witness").connect(py_url, auth={"name": "w", "rooms": ["r1"]})
+        clients.append(witness)
+        await witness.sio.emit("shout", "first")
+        (first,) = await lost.expect("news")
+        assert first[0] == "first"
+        offset = first[-1]
+
+        await lost.sio.eio.disconnect(abort=True)
+        await peer.expect(lambda e: e["ev"] == "disconnect")
+        await eventually(lambda: redis.exists(f"sio:session:{pid}"))
+        # each one seen by the witness before the next starts: the stream's order is this order
+        await witness.sio.emit("shout", "m1")
+        await witness.expect("news", count=2)
+        peer.send("emit", event="news", rooms=["r1"], args=["m2"])
+        await witness.expect("news", count=3)
+        await witness.sio.emit("shout", "m3")
+        await witness.expect("news", count=4)
+
+        back = await Client("back").connect(py_url, auth={"pid": pid, "offset": offset})
+        clients.append(back)
+        assert back.sid == sid
+        await back.expect("news", count=3)
+        assert [args[0] for args in back.received("news")] == ["m1", "m2", "m3"]
+        assert len(recovered) == 1
+        assert recovered[0].rooms == {sid, "r1"}
+        assert recovered[0].data == {"name": "lost"}
+    finally:
+        for client in clients:
+            await client.close()
+        await peer.close()
+        await io.close()
+        await redis.aclose()

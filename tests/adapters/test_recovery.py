@@ -16,6 +16,7 @@ from aiosio.server import Server, Socket
 from tests.server.node import requires_node
 
 from .cluster_support import Client, Cluster, adapter_factory, eventually, wait_for_servers
+from .cold_start import wait_until_joined
 from .node_peers import NodeScript
 
 RECOVERY = {"max_disconnection_duration": 10}
@@ -47,7 +48,7 @@ async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
         io.on("connection", join_from_auth)
         io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
     urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
-    cluster = Cluster("streams", nodes, urls)
+    cluster = Cluster("streams", nodes, urls, redis_url=redis_url, prefix=prefix)
     try:
         await wait_for_servers(cluster)
         client = await cluster.connect(0, "a", auth={"name": "a", "rooms": ["r1"]})
@@ -102,12 +103,7 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
     peer = await NodeScript.start("sio_cluster_server", "streams", redis_url, prefix, "recovery")
     client = Client("a")
     try:
-        await eventually(io.sockets.adapter.server_count, lambda n: n == 2)
-
-        async def node_count() -> int:
-            return int((await peer.call("server_count"))["count"])
-
-        await eventually(node_count, lambda n: n == 2)
+        await wait_until_joined("streams", redis_client, prefix, 2)
         await client.connect(peer.url, auth={"name": "a", "rooms": ["r1"]})
         sid = client.sid
         connection = await peer.expect(lambda e: e["ev"] == "connection")
@@ -120,20 +116,29 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
         await peer.expect(lambda e: e["ev"] == "disconnect")
         # Node stores the session without waiting: let the write land before coming back
         await eventually(lambda: redis_client.exists(f"sio:session:{pid}"))
-        io.to("r1").emit("missed", 2)
-        peer.send("emit", event="missed-node", rooms=["r1"], args=[3])
+        # each append seen by a witness in r1 before the next starts: the stream holds this order
+        witness = await Client("w").connect(peer.url, auth={"name": "w", "rooms": ["r1"]})
+        try:
+            io.to("r1").emit("missed", 2)
+            await witness.expect("missed")
+            peer.send("emit", event="missed-node", rooms=["r1"], args=[3])
+            await witness.expect("missed-node")
+            io.to("r1").emit("missed", 4)
+            await witness.expect("missed", count=2)
+        finally:
+            await witness.close()
 
         back = await Client("b").connect(
             f"http://127.0.0.1:{port}", auth={"pid": pid, "offset": offset}
         )
         try:
             assert back.sid == sid
-            await back.expect("missed-node")
-            await back.expect("missed")
+            await back.expect("missed", count=2)
             # two processes appended to the stream: the replay follows the stream's order
-            assert sorted((name, args[0]) for name, args in back.events) == [
+            assert [(name, args[0]) for name, args in back.events] == [
                 ("missed", 2),
                 ("missed-node", 3),
+                ("missed", 4),
             ]
             assert recovered[0].rooms == {sid, "r1"}
             assert recovered[0].data == {"name": "a"}

@@ -82,8 +82,7 @@ async def tap(redis: Redis) -> AsyncIterator[Tap]:
 
 async def server(kind: str, redis: Redis, prefix: str) -> Server:
     io = Server(adapter=adapter_factory(kind, redis, prefix, None))
-    await io.listen(0, "127.0.0.1")
-    await eventually(io.sockets.adapter.server_count, lambda n: n >= 1)
+    await io.listen(0, "127.0.0.1")  # returns once the adapter has subscribed
     return io
 
 

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import Listeners, invoke, spawn
+from aiosio._handlers import EAGER_TASKS, Listeners, invoke, spawn
 from aiosio.adapters.base import Adapter, BroadcastOptions, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.protocol.socketio import Packet, PacketType
@@ -186,8 +186,17 @@ class Namespace(Listeners, Broadcasting):
         self.sockets[socket.id] = socket
         socket._on_connect()
         connection._attach(socket)
+        if EAGER_TASKS:
+            self._call_handlers("connect", (socket,))
+            self._call_handlers("connection", (socket,))
+            return
+        # Scheduled Tasks (3.11): the client's next packets wait until the connection handlers'
+        # Tasks have taken their first step (the ready queue is FIFO), so that the handlers they
+        # register before their first ``await`` are in place, as with eager Tasks.
+        socket._hold_packets()
         self._call_handlers("connect", (socket,))
         self._call_handlers("connection", (socket,))
+        asyncio.get_running_loop().call_soon(socket._release_packets)
 
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.id) is socket:

@@ -317,7 +317,11 @@ class Server(Broadcasting):
         except RuntimeError:
             self._events_deferred.append(awaitable)
             return
-        spawn(_await_logged(awaitable))
+        task = spawn(_await_logged(awaitable))
+        if self._started is None:
+            # created on a running loop before start(): start() (and so listen()) waits for it,
+            # so that the adapter has subscribed when the server says it is listening
+            self._events_deferred.append(task)
 
     async def start(self) -> None:
         """Run the server's start-up: the adapters created before a loop ran subscribe, cluster

@@ -103,6 +103,7 @@ class Socket(AnyListeners, Targeting):
         "_conn",
         "_flags",
         "_fns",
+        "_held",
         "_missed",
         "_queue",
         "_recovery",
@@ -134,6 +135,8 @@ class Socket(AnyListeners, Targeting):
         )
         #: whether an event of this socket is being handled (``sequential_handlers`` servers only)
         self._serving = False
+        #: packets that arrived before the connection handlers started (Python 3.11 only)
+        self._held: list[Packet] | None = None
         self._recovery = server.recovery is not None
         #: whether the socket is connected to its namespace
         self.connected = False
@@ -414,6 +417,10 @@ class Socket(AnyListeners, Targeting):
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
         """An event from the client: through the middlewares (if any) to the handlers."""
+        held = self._held
+        if held is not None:
+            held.append(Packet(_EVENT, self.nsp.name, data, ack_id))
+            return
         queue = self._queue
         if queue is not None:
             if self._serving:
@@ -435,10 +442,29 @@ class Socket(AnyListeners, Targeting):
         else:
             self._dispatch(data, ack_id)
 
+    def _hold_packets(self) -> None:
+        """Keep the client's packets until :meth:`_release_packets`.
+
+        On Python 3.11 a coroutine ``connection`` handler is a scheduled Task: a packet read before
+        its first step would miss the handlers it registers before its first ``await``.
+        """
+        self._held = []
+
+    def _release_packets(self) -> None:
+        """Handle the packets kept since :meth:`_hold_packets`, in arrival order."""
+        held, self._held = self._held, None
+        if held and self.connected:
+            for packet in held:
+                self._on_packet(packet)
+
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind is _EVENT or kind is _BINARY_EVENT:
             self._on_event(packet.data, packet.id)
+            return
+        held = self._held
+        if held is not None:
+            held.append(packet)
         elif kind is _ACK or kind is _BINARY_ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is None:

@@ -1,0 +1,95 @@
+"""tests/apps/realapp.py on several uvicorn processes sharing one Redis: broadcasts, ``fetch_sockets``
+and ``server_side_emit_with_ack`` started inside handlers cross the processes, with no warm-up request
+(readiness is read from Redis with a client of the test's own). Then ``uvicorn --workers 2`` for
+WebSocket-only clients, which need no sticky sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+
+from .clients import AppClient
+from .conftest import Starter
+from .support import eventually
+
+Users = Callable[..., Awaitable[None]]
+MakeClient = Callable[[str], AppClient]
+
+
+async def test_two_uvicorn_processes_share_broadcasts_fetch_sockets_and_requests(
+    serve_app: Starter,
+    app_env: dict[str, str],
+    make_client: MakeClient,
+    users: Users,
+    redis: Redis,
+    key: str,
+) -> None:
+    await users("alice", "bob", "carol")
+    first = await serve_app("uvicorn", {**app_env, "REALAPP_NODE": "A"}, subscribers=1)
+    second = await serve_app("uvicorn", {**app_env, "REALAPP_NODE": "B"}, subscribers=2)
+    alice, bob, carol = make_client("node"), make_client("python"), make_client("node")
+    await alice.connect(first.url, "tok-alice")
+    await bob.connect(second.url, "tok-bob")
+    await carol.connect(second.url, "tok-carol")
+    assert (await alice.call("whoami"))["node"] == "A"
+    assert (await bob.call("whoami"))["node"] == "B"
+    assert (await carol.call("whoami"))["node"] == "B"
+
+    # fetch_sockets inside a handler on A counts B's sockets (with their data), then broadcasts
+    assert await alice.call("count_users") == {"count": 3, "users": ["alice", "bob", "carol"]}
+    for client in (alice, bob, carol):
+        assert await client.next("counted") == [3, "A"]
+    assert await bob.call("count_users") == {"count": 3, "users": ["alice", "bob", "carol"]}
+    for client in (alice, bob, carol):
+        assert await client.next("counted") == [3, "B"]
+
+    # a broadcast from a handler on B reaches A's client
+    await bob.emit("shout", "from bob")
+    for client in (alice, bob, carol):
+        assert await client.next("shout") == ["from bob", "B"]
+
+    # server-side emit with acks, started in a handler on each side
+    assert await alice.call("ask_servers", "q1") == ["B answers q1"]
+    assert await carol.call("ask_servers", "q2") == ["A answers q2"]
+    assert await redis.lrange(f"{key}:questions:B", 0, -1) == ["A:q1"]
+    assert await redis.lrange(f"{key}:questions:A", 0, -1) == ["B:q2"]
+
+    # B's clients leave: A's count follows, and the async disconnect handler wrote who left where
+    await carol.disconnect()
+    left = await eventually(lambda: redis.hgetall(f"{key}:left:carol"))
+    assert left == {"reason": "client namespace disconnect", "node": "B"}
+    assert await alice.call("count_users") == {"count": 2, "users": ["alice", "bob"]}
+
+
+async def test_uvicorn_workers_serve_websocket_only_clients(
+    serve_app: Starter,
+    app_env: dict[str, str],
+    make_client: MakeClient,
+    users: Users,
+) -> None:
+    """``uvicorn --workers 2``: each worker runs the app's lifespan (its adapter subscribes), and
+    WebSocket-only clients, whose one connection lands on either worker, see one cluster."""
+    names = [f"u{index}" for index in range(16)]
+    await users(*names)
+    app = await serve_app("uvicorn", app_env, subscribers=2, workers=2)
+    clients: list[AppClient] = []
+    workers: dict[str, list[str]] = {}
+    for index, name in enumerate(names):
+        client = make_client("node" if index % 2 else "python")
+        await client.connect(app.url, f"tok-{name}", transports=["websocket"])
+        clients.append(client)
+        workers.setdefault((await client.call("whoami"))["node"], []).append(name)
+        if len(workers) == 2 and index >= 3:
+            break
+    assert len(workers) == 2, f"every connection landed on one worker: {workers}"
+    connected = sorted(name for group in workers.values() for name in group)
+    for client in clients:
+        answer = await client.call("count_users")
+        assert answer == {"count": len(clients), "users": connected}
+        for other in clients:
+            assert (await other.next("counted"))[0] == len(clients)
+    await clients[0].emit("shout", "everyone")
+    for client in clients:
+        assert (await client.next("shout"))[0] == "everyone"
