@@ -36,6 +36,7 @@ _REFERENCE_NAMES = {
     "allow_upgrades": "allowUpgrades",
     "initial_packet": "initialPacket",
     "cookie": "cookie",
+    "allow_eio3": "allowEIO3",
 }
 _SECONDS = {"ping_interval", "ping_timeout", "upgrade_timeout"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from ..exceptions import EngineProtocolError
@@ -45,6 +45,8 @@ class PollingTransport:
     )
 
     name: ClassVar[str] = "polling"
+    #: whether a POST may carry an ``application/octet-stream`` payload (protocol v3 only)
+    binary_posts: ClassVar[bool] = False
 
     def __init__(self, socket: EngineSocket) -> None:
         self.socket = socket
@@ -108,9 +110,23 @@ class PollingTransport:
         assert respond is not None
         assert request is not None
         request.on_abort = None
-        body = encode_payload(packets).encode()
-        self.socket.server._respond(request, respond, 200, body, _TEXT_PLAIN)
+        body, content_type = self.encode(packets)
+        self.socket.server._respond(request, respond, 200, body, content_type)
         self.socket._on_drain()
+
+    def encode(self, packets: list[Packet]) -> tuple[bytes, str]:
+        """A response body for ``packets`` and its content type."""
+        return encode_payload(packets).encode(), _TEXT_PLAIN
+
+    def decode(self, body: bytes, binary: bool) -> Iterator[Packet]:
+        """The packets of a POSTed body, one by one; a bad one raises ``EngineProtocolError``."""
+        del binary  # protocol v4 posts text only (checked before)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EngineProtocolError("payload is not valid UTF-8") from exc
+        for part in text.split(SEPARATOR):
+            yield decode_packet(part)
 
     def release_with_noop(self) -> None:
         """Answer a held GET with a noop (the upgrade asks the client to stop polling)."""
@@ -176,29 +192,20 @@ class PollingTransport:
             server._respond(request, respond, 413, b"", None)
             socket._on_error("payload too large")
             return
-        if request.headers.get("content-type") == "application/octet-stream":
+        binary = request.headers.get("content-type") == "application/octet-stream"
+        if binary and not self.binary_posts:
             server._respond(request, respond, 400, b"", None)
             socket._on_error("invalid content")
             return
-        try:
-            text = request.body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
         # Packets before a bad one are delivered, as the reference does, then the session closes.
-        if text is not None:
-            for part in text.split(SEPARATOR):
+        try:
+            for packet in self.decode(request.body, binary):
                 if socket._closed:
                     break
-                try:
-                    packet = decode_packet(part)
-                except EngineProtocolError as exc:
-                    logger.info("session %s: bad polling payload: %s", socket.id, exc)
-                    socket._on_parse_error(str(exc))
-                    break
                 socket._on_packet(packet)
-        else:
-            logger.info("session %s: polling payload is not UTF-8", socket.id)
-            socket._on_parse_error("payload is not valid UTF-8")
+        except EngineProtocolError as exc:
+            logger.info("session %s: bad polling payload: %s", socket.id, exc)
+            socket._on_parse_error(str(exc))
         if self._flush_scheduled:
             # What the handlers of these packets sent leaves now, in one payload, ahead of the
             # POST's answer (as the reference orders them), not one loop iteration later.

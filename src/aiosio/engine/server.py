@@ -10,9 +10,10 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
+from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import open_packet
 from .cors import CorsOption, CorsPolicy
+from .eio3 import PollingTransportV3, WebSocketTransportV3, protocol_of, supports_binary
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
 from .http import Request, Response, WebSocketConnection
 from .polling import PollingTransport
@@ -59,6 +60,8 @@ class EngineServer:
     * ``initial_packet``: a message sent right after the open packet.
     * ``max_write_buffer_size``: bytes a session may have waiting to go out before it is closed with
       "transport error" (a slow client cannot grow the server's memory without bound).
+    * ``allow_eio3`` (False): also serve Engine.IO v3 clients (socket.io-client 2.x); without it
+      their handshake gets error 5, "Unsupported protocol version".
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class EngineServer:
         cookie: bool | dict[str, Any] | None = None,
         initial_packet: str | bytes | None = None,
         max_write_buffer_size: int = 64 * 1024 * 1024,
+        allow_eio3: bool = False,
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
             raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
@@ -96,6 +100,7 @@ class EngineServer:
         self.allow_request = allow_request
         self.cookie = _cookie_options(cookie)
         self.initial_packet = initial_packet
+        self.allow_eio3 = allow_eio3
         self.clients: dict[str, EngineSocket] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._pending_handshakes: set[asyncio.Task[None]] = set()
@@ -184,6 +189,8 @@ class EngineServer:
                 return ErrorCode.UNKNOWN_SID, {"sid": sid}
             if not upgrade and socket.transport != transport:
                 return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}
+            if upgrade and socket.protocol != protocol_of(request):
+                return ErrorCode.BAD_REQUEST, {"name": "PROTOCOL_MISMATCH"}
             return None
         if request.method != "GET":
             return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
@@ -260,7 +267,7 @@ class EngineServer:
         sid = query.get("sid")
         if sid:
             socket = self.clients[sid]
-            transport = WebSocketTransport(socket, connection, probing=True)
+            transport = self._websocket_transport(socket, request, connection, probing=True)
             connection.accept(transport)
             if (
                 query.get("transport") != "websocket"
@@ -312,7 +319,7 @@ class EngineServer:
     def _handshake(
         self, request: Request, open_session: Callable[[], None], refuse: Refuse
     ) -> None:
-        if request.query.get("EIO") != "4":
+        if protocol_of(request) == 3 and not self.allow_eio3:
             refuse(
                 ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
                 {"protocol": request.query.get("EIO")},
@@ -326,7 +333,21 @@ class EngineServer:
         sid = secrets.token_urlsafe(15)
         while sid in self.clients:
             sid = secrets.token_urlsafe(15)
-        return EngineSocket(self, sid, request, transport_name)
+        return EngineSocket(self, sid, request, transport_name, protocol_of(request))
+
+    @staticmethod
+    def _polling_transport(socket: EngineSocket, request: Request) -> PollingTransport:
+        if socket.protocol == 3:
+            return PollingTransportV3(socket, supports_binary(request))
+        return PollingTransport(socket)
+
+    @staticmethod
+    def _websocket_transport(
+        socket: EngineSocket, request: Request, connection: WebSocketConnection, probing: bool
+    ) -> WebSocketTransport:
+        if socket.protocol == 3:
+            return WebSocketTransportV3(socket, connection, probing, supports_binary(request))
+        return WebSocketTransport(socket, connection, probing=probing)
 
     def _open_packets(self, socket: EngineSocket, upgrades: list[str]) -> list[Packet]:
         packets = [
@@ -345,23 +366,22 @@ class EngineServer:
     def _open_polling(self, request: Request, respond: Respond) -> None:
         socket = self._new_socket(request, "polling")
         upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
-        socket._start(PollingTransport(socket))
+        polling = self._polling_transport(socket, request)
+        socket._start(polling)
         self.clients[socket.id] = socket
-        body = encode_payload(self._open_packets(socket, upgrades)).encode()
-        self._respond(
-            request, respond, 200, body, "text/plain; charset=UTF-8", initial_sid=socket.id
-        )
+        body, content_type = polling.encode(self._open_packets(socket, upgrades))
+        self._respond(request, respond, 200, body, content_type, initial_sid=socket.id)
         logger.debug("session %s opened over polling", socket.id)
         self._emit("connection", socket)
 
     def _open_websocket(self, request: Request, connection: WebSocketConnection) -> None:
         socket = self._new_socket(request, "websocket")
-        transport = WebSocketTransport(socket, connection, probing=False)
+        transport = self._websocket_transport(socket, request, connection, probing=False)
         socket._start(transport)
         self.clients[socket.id] = socket
         connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):
-            connection.send(encode_packet(packet))
+            transport.send_packet(packet)
         logger.debug("session %s opened over websocket", socket.id)
         self._emit("connection", socket)
 

@@ -64,6 +64,7 @@ class EngineSocket:
         "id",
         "is_open",
         "loop",
+        "protocol",
         "request",
         "server",
         "session",
@@ -71,13 +72,26 @@ class EngineSocket:
     )
 
     def __init__(
-        self, server: EngineServer, sid: str, request: Request, transport_name: str
+        self,
+        server: EngineServer,
+        sid: str,
+        request: Request,
+        transport_name: str,
+        protocol: int = 4,
     ) -> None:
         self.server = server
         self.id = sid
         self.request = request
+        #: the Engine.IO protocol revision the client speaks: 4, or 3 (``allow_eio3``)
+        self.protocol = protocol
         self.loop = asyncio.get_running_loop()
-        self.session = Session(sid, server.ping_interval, server.ping_timeout, self.loop.time())
+        self.session = Session(
+            sid,
+            server.ping_interval,
+            server.ping_timeout,
+            self.loop.time(),
+            client_pings=protocol == 3,
+        )
         self._listeners: dict[str, list[Listener]] = {}
         self._on_message_fn: Listener | None = None
         self._polling: PollingTransport | None = None
@@ -222,6 +236,9 @@ class EngineSocket:
         if kind is PacketType.MESSAGE:
             self._on_message(packet.data if packet.data is not None else "")
         elif kind is PacketType.PONG:
+            if self.protocol == 3:
+                self._on_error("invalid heartbeat direction")
+                return
             self.session.on_pong(self.loop.time())
             self._reschedule()
             self._emit("heartbeat")
@@ -231,7 +248,14 @@ class EngineSocket:
                 self._polling.release_with_noop()
             self._on_close(CloseReason.TRANSPORT_CLOSE, None)
         elif kind is PacketType.PING:
-            self._on_error("invalid heartbeat direction")
+            if self.protocol != 3:
+                self._on_error("invalid heartbeat direction")
+                return
+            # Protocol v3: the client pings, the server answers with the same data.
+            self.session.on_ping(self.loop.time())
+            self._reschedule()
+            self._transport.send_packet(Packet(PacketType.PONG, packet.data))
+            self._emit("heartbeat")
         # open, upgrade and noop packets from the client carry no meaning here.
 
     def _on_parse_error(self, description: str) -> None:

@@ -143,6 +143,11 @@ class Socket(AnyListeners, Targeting):
             self._restored_rooms = previous.rooms
             self._missed = previous.missed_packets
             self.recovered = True
+        elif connection.protocol == 3:
+            # Old clients compute their socket id from the Engine.IO id, as the reference names it.
+            self.id = connection.id if nsp.name == "/" else f"{nsp.name}#{connection.id}"
+            self.pid = None
+            self.data = {}
         else:
             # a fresh id: the Engine.IO id is a secret that must not be shared with other clients
             self.id = secrets.token_urlsafe(15)
@@ -401,6 +406,10 @@ class Socket(AnyListeners, Targeting):
             for data in self._missed:
                 self._conn.write_packet(Packet(_EVENT, name, data))
         self._missed = None
+        if self._conn.protocol == 3:
+            # Socket.IO protocol v4 (Engine.IO v3 clients): a CONNECT without payload.
+            self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name))
+            return
         reply: dict[str, Any] = {"sid": self.id}
         if self.pid is not None:
             reply["pid"] = self.pid
