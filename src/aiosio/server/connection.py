@@ -76,15 +76,15 @@ class Connection:
         self._attachment_timer: asyncio.TimerHandle | None = None
         #: the event loop this connection (and its sockets) lives on
         self.loop = loop = asyncio.get_running_loop()
-        self._connect_timer: asyncio.TimerHandle | None = None
+        self._connect_timer: asyncio.TimerHandle | None = loop.call_later(
+            server.connect_timeout, self._on_connect_timeout
+        )
         conn.on("message", self._on_message)
         conn.on("close", self._on_close)
         if self.protocol == 3:
             # Old clients join "/" without asking (and name other namespaces with a query).
             self._connecting = {"/"}
             start(self._connect("/", {}), None, logger, "namespace connection")
-        else:
-            self._connect_timer = loop.call_later(server.connect_timeout, self._on_connect_timeout)
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} nsps={list(self.nsps)}>"
