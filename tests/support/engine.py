@@ -37,6 +37,7 @@ _REFERENCE_NAMES = {
     "initial_packet": "initialPacket",
     "cookie": "cookie",
     "allow_eio3": "allowEIO3",
+    "http_compression": "httpCompression",
 }
 _SECONDS = {"ping_interval", "ping_timeout", "upgrade_timeout"}
 

@@ -103,20 +103,20 @@ class WebSocketTransportV3(WebSocketTransport):
         else:
             super().send_packet(packet)
 
-    def send_message(self, data: str | bytes) -> int:
+    def send_message(self, data: str | bytes, compress: bool = True) -> int:
         """Write one message; binary gets its type byte (or becomes base64 text)."""
         if type(data) is str:
-            return super().send_message(data)
+            return super().send_message(data, compress)
         self._send(engineio3.encode_packet(Packet(PacketType.MESSAGE, data), self.supports_binary))
         return self.buffered_amount
 
-    def send_prepared(self, prepared: PreparedMessages) -> int:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> int:
         """Write messages prepared for v4 sessions, binary ones reframed for v3."""
         for message in prepared.messages:
             if type(message) is str:
                 self._send(message)
             else:
-                self.send_message(message)
+                self.send_message(message, compress)
         return self.buffered_amount
 
     def _send(self, frame: str | bytes) -> None:

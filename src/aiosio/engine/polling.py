@@ -38,6 +38,7 @@ class PollingTransport:
         "_buffer",
         "_buffered_bytes",
         "_closed",
+        "_compress",
         "_flush_scheduled",
         "_pending",
         "_pending_request",
@@ -56,6 +57,8 @@ class PollingTransport:
         self._pending_request: Request | None = None
         self._flush_scheduled = False
         self._closed = False
+        #: whether a packet waiting for the next GET may be compressed (``http_compression``)
+        self._compress = False
 
     @property
     def buffered_amount(self) -> int:
@@ -68,10 +71,15 @@ class PollingTransport:
         return self._pending is not None
 
     # -- sending --------------------------------------------------------------------------------
-    def send_packet(self, packet: Packet) -> None:
-        """Queue a packet for the next (or the pending) GET."""
+    def send_packet(self, packet: Packet, compress: bool = True) -> None:
+        """Queue a packet for the next (or the pending) GET.
+
+        A payload is compressed (``http_compression``) when one of its packets allows it.
+        """
         if self._closed:
             return
+        if compress:
+            self._compress = True
         self._buffer.append(packet)
         data = packet.data
         self._buffered_bytes += len(data) + 1 if data is not None else 1
@@ -80,16 +88,16 @@ class PollingTransport:
             self._flush_scheduled = True
             self.socket.loop.call_soon(self.flush)
 
-    def send_message(self, data: str | bytes) -> int:
+    def send_message(self, data: str | bytes, compress: bool = True) -> int:
         """Queue one message packet; return the bytes waiting for the next GET."""
-        self.send_packet(Packet(PacketType.MESSAGE, data))
+        self.send_packet(Packet(PacketType.MESSAGE, data), compress)
         return self._buffered_bytes
 
-    def send_prepared(self, prepared: PreparedMessages) -> int:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> int:
         """Queue messages prepared for many sessions (their WebSocket form, see ``prepare``)."""
         for message in prepared.messages:
             data = message[1:] if type(message) is str else message
-            self.send_packet(Packet(PacketType.MESSAGE, data))
+            self.send_packet(Packet(PacketType.MESSAGE, data), compress)
         return self._buffered_bytes
 
     def flush(self) -> None:
@@ -111,7 +119,8 @@ class PollingTransport:
         assert request is not None
         request.on_abort = None
         body, content_type = self.encode(packets)
-        self.socket.server._respond(request, respond, 200, body, content_type)
+        compress, self._compress = self._compress, False
+        self.socket.server._respond(request, respond, 200, body, content_type, compress=compress)
         self.socket._on_drain()
 
     def encode(self, packets: list[Packet]) -> tuple[bytes, str]:

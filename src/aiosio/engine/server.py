@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import open_packet
+from .compression import HttpCompression, HttpCompressionOption
 from .cors import CorsOption, CorsPolicy
 from .eio3 import PollingTransportV3, WebSocketTransportV3, protocol_of, supports_binary
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
@@ -60,6 +61,9 @@ class EngineServer:
     * ``initial_packet``: a message sent right after the open packet.
     * ``max_write_buffer_size``: bytes a session may have waiting to go out before it is closed with
       "transport error" (a slow client cannot grow the server's memory without bound).
+    * ``http_compression`` (True): polling responses of 1024 bytes or more are compressed with gzip
+      or deflate as ``Accept-Encoding`` asks; ``False`` turns it off, a dict sets ``threshold``
+      (bytes) and ``level`` (zlib's 0-9, -1 for its default).
     * ``allow_eio3`` (False): also serve Engine.IO v3 clients (socket.io-client 2.x); without it
       their handshake gets error 5, "Unsupported protocol version".
     """
@@ -80,6 +84,7 @@ class EngineServer:
         initial_packet: str | bytes | None = None,
         max_write_buffer_size: int = 64 * 1024 * 1024,
         allow_eio3: bool = False,
+        http_compression: HttpCompressionOption = True,
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
             raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
@@ -101,6 +106,7 @@ class EngineServer:
         self.cookie = _cookie_options(cookie)
         self.initial_packet = initial_packet
         self.allow_eio3 = allow_eio3
+        self.http_compression = HttpCompression.from_option(http_compression)
         self.clients: dict[str, EngineSocket] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._pending_handshakes: set[asyncio.Task[None]] = set()
@@ -370,7 +376,9 @@ class EngineServer:
         socket._start(polling)
         self.clients[socket.id] = socket
         body, content_type = polling.encode(self._open_packets(socket, upgrades))
-        self._respond(request, respond, 200, body, content_type, initial_sid=socket.id)
+        self._respond(
+            request, respond, 200, body, content_type, initial_sid=socket.id, compress=True
+        )
         logger.debug("session %s opened over polling", socket.id)
         self._emit("connection", socket)
 
@@ -395,10 +403,17 @@ class EngineServer:
         content_type: str | None,
         *,
         initial_sid: str | None = None,
+        compress: bool = False,
     ) -> None:
         headers: list[tuple[str, str]] = []
         if content_type is not None:
             headers.append(("Content-Type", content_type))
+        if compress and self.http_compression is not None:
+            body, encoding = self.http_compression.apply(
+                request.headers.get("accept-encoding"), body
+            )
+            if encoding is not None:
+                headers.append(("Content-Encoding", encoding))
         if self.cors is not None:
             headers.extend(self.cors.headers(request))
         if status == 200:

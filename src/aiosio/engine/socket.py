@@ -168,18 +168,26 @@ class EngineSocket:
             if event == "message":
                 self._on_message_fn = listeners[0] if len(listeners) == 1 else None
 
-    def send(self, data: str | bytes) -> None:
-        """Send one message. Never blocks; dropped once the session is closing or closed."""
-        if self.is_open and self._transport.send_message(data) > self.server.max_write_buffer_size:
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Send one message. Never blocks; dropped once the session is closing or closed.
+
+        ``compress=False`` keeps it out of HTTP compression (a polling response is compressed when
+        one of its messages allows it).
+        """
+        if (
+            self.is_open
+            and self._transport.send_message(data, compress) > self.server.max_write_buffer_size
+        ):
             self.server._check_buffer(self)
 
     write = send
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         """Send messages made by :func:`prepare`; the same object may go to many sessions."""
         if (
             self.is_open
-            and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
+            and self._transport.send_prepared(prepared, compress)
+            > self.server.max_write_buffer_size
         ):
             self.server._check_buffer(self)
 

@@ -96,8 +96,8 @@ class Connection:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def write_packet(self, packet: Packet, volatile: bool = False) -> None:
-        """Encode and send one packet."""
+    def write_packet(self, packet: Packet, volatile: bool = False, compress: bool = True) -> None:
+        """Encode and send one packet (``compress=False``: kept out of HTTP compression)."""
         conn = self.conn
         if not conn.is_open:
             logger.debug("%s: ignoring packet write, connection not open", self.id)
@@ -108,9 +108,11 @@ class Connection:
             return
         send = conn.send
         for part in encoded:
-            send(part)
+            send(part, compress)
 
-    def write_encoded(self, encoded: Sequence[str | bytes], volatile: bool = False) -> None:
+    def write_encoded(
+        self, encoded: Sequence[str | bytes], volatile: bool = False, compress: bool = True
+    ) -> None:
         """Send already-encoded parts (the same objects may go to many connections).
 
         A broadcast hands the same ``encoded`` object to every recipient: it is prepared for the
@@ -129,7 +131,7 @@ class Connection:
             prepared = prepare(encoded)
             last[0] = encoded
             last[1] = prepared
-        conn.send_prepared(prepared)
+        conn.send_prepared(prepared, compress)
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -274,7 +274,7 @@ class Socket(AnyListeners, Targeting):
             return
         if self._any_out:
             self._notify_outgoing(packet.data)
-        self._conn.write_packet(packet, flags.volatile)
+        self._conn.write_packet(packet, flags.volatile, flags.compress is not False)
 
     def _emit_flagged(self, flags: BroadcastFlags, event: str, args: tuple[Any, ...]) -> None:
         """:meth:`emit` with the flags another thread took; runs on the loop."""
@@ -317,7 +317,7 @@ class Socket(AnyListeners, Targeting):
         packet = Packet(_EVENT, self.nsp.name, [event, *prepare_args(args)], ack_id)
         if self._any_out:
             self._notify_outgoing(packet.data)
-        self._conn.write_packet(packet, flags.volatile)
+        self._conn.write_packet(packet, flags.volatile, flags.compress is not False)
         return future
 
     def _ack_timed_out(self, ack_id: int, waiter: _AckWaiter) -> None:
@@ -339,7 +339,7 @@ class Socket(AnyListeners, Targeting):
     ) -> None:
         if self._any_out:
             self._notify_outgoing(packet.data)
-        self._conn.write_encoded(encoded, volatile)
+        self._conn.write_encoded(encoded, volatile, compress is not False)
 
     def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
         self._acks[ack_id] = callback
