@@ -35,6 +35,11 @@ class Manager(Listeners):
     query parameters are sent with every request). Times are in seconds. ``random`` is the random
     source of the reconnection jitter (``random.random`` by default). Event names (see the module
     docstring) are strings.
+
+    As in the reference: ``auto_connect`` (True) lets :func:`aiosio.client.connect` connect the
+    socket it returns; ``remember_upgrade`` (False) starts over WebSocket when the previous session of
+    this process upgraded to it; ``try_all_transports`` (False) tries the next transport when the
+    first one cannot open.
     """
 
     _logger = _logger
@@ -59,6 +64,9 @@ class Manager(Listeners):
         timeout: float | None = 20.0,
         random: Callable[[], float] | None = None,
         parser: Any = None,
+        auto_connect: bool = True,
+        remember_upgrade: bool = False,
+        try_all_transports: bool = False,
     ) -> None:
         self.uri = url
         self.engine_options: dict[str, Any] = {
@@ -69,12 +77,16 @@ class Manager(Listeners):
             "upgrade": upgrade,
             "with_credentials": with_credentials,
             "ssl": ssl,
+            "remember_upgrade": remember_upgrade,
+            "try_all_transports": try_all_transports,
         }
         # Fail early on a bad URL or option.
         EngineClient(url, **self.engine_options)
         if reconnection_attempts < 0:
             raise ValueError("reconnection_attempts must be >= 0")
         self.reconnection = reconnection
+        #: whether :func:`aiosio.client.connect` connects the socket it returns
+        self.auto_connect = auto_connect
         self.reconnection_attempts = reconnection_attempts
         self.timeout = timeout
         self.backoff = Backoff(
@@ -260,12 +272,12 @@ class Manager(Listeners):
             if socket is not None and socket.active:
                 socket._on_packet(packet)
 
-    def _packet(self, packet: socketio.Packet) -> None:
+    def _packet(self, packet: socketio.Packet, compress: bool = True) -> None:
         engine = self.engine
         if engine is None:
             return
         for part in self.encoder.encode(packet):
-            engine.write(part)
+            engine.write(part, compress)
 
     # -- closing and reconnecting --------------------------------------------------------------
 
