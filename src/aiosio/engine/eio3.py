@@ -1,4 +1,5 @@
-"""The transports of Engine.IO v3 sessions (``allow_eio3``): v4's, with v3's framing.
+"""The transports of Engine.IO v3 sessions (``allow_eio3``): v4's, with v3's framing; and JSONP
+polling (for both protocols), which old clients use where XHR is missing.
 
 Only the framing differs (see :mod:`aiosio.protocol.engineio3`); the session, its upgrade and its
 close are v4's. A client that sends ``b64=1`` gets binary messages as base64 text on both transports.
@@ -6,9 +7,12 @@ close are v4's. A client that sends ``b64=1`` gets binary messages as base64 tex
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import parse_qs
 
 from ..exceptions import EngineProtocolError
 from ..protocol import engineio3
@@ -21,7 +25,15 @@ if TYPE_CHECKING:
     from .http import WebSocketConnection
     from .socket import EngineSocket
 
-__all__ = ["PollingTransportV3", "WebSocketTransportV3", "protocol_of", "supports_binary"]
+__all__ = [
+    "JsonpPolling",
+    "JsonpPollingV3",
+    "PollingTransportV3",
+    "WebSocketTransportV3",
+    "jsonp_index",
+    "protocol_of",
+    "supports_binary",
+]
 
 logger = logging.getLogger("aiosio.engine")
 
@@ -122,3 +134,78 @@ class WebSocketTransportV3(WebSocketTransport):
     def _send(self, frame: str | bytes) -> None:
         if not self._closed:
             self.connection.send(frame)
+
+
+_JSONP_SLASHES = re.compile(r"(\\)?\\n")
+_JSONP_DOUBLE_SLASHES = re.compile(r"\\\\n")
+
+
+def jsonp_index(request: Request) -> str | None:
+    """The digits of the ``j`` query parameter when the request asks for JSONP polling, else None."""
+    j = request.query.get("j")
+    if j is None:
+        return None
+    return "".join(c for c in j if c in "0123456789")
+
+
+class _JsonpMixin:
+    """JSONP polling (``j`` in the query): payloads wrapped in ``___eio[j]("...");``, and POSTs as
+    forms whose ``d`` field holds the payload with its newlines escaped."""
+
+    __slots__ = ()
+
+    head: str
+
+    def wrap(self, body: bytes) -> bytes:
+        """The payload as a JavaScript call: a JSON string literal that is also valid JavaScript."""
+        literal = json.dumps(body.decode("utf-8", "surrogatepass"), ensure_ascii=False)
+        literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return f"{self.head}{literal});".encode("utf-8", "surrogatepass")
+
+    @staticmethod
+    def unwrap(body: bytes) -> bytes:
+        """The payload a JSONP form POST carries (empty when there is no ``d`` field)."""
+        fields = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+        values = fields.get("d")
+        if not values:
+            return b""
+        data = _JSONP_SLASHES.sub(lambda m: m.group(0) if m.group(1) else "\n", values[0])
+        return _JSONP_DOUBLE_SLASHES.sub(lambda m: "\\n", data).encode("utf-8", "surrogatepass")
+
+
+class JsonpPolling(_JsonpMixin, PollingTransport):
+    """v4 polling over JSONP."""
+
+    __slots__ = ("head",)
+
+    def __init__(self, socket: EngineSocket, index: str) -> None:
+        super().__init__(socket)
+        self.head = f"___eio[{index}]("
+
+    def encode(self, packets: list[Packet]) -> tuple[bytes, str]:
+        """The v4 payload wrapped in the JSONP call."""
+        body, content_type = super().encode(packets)
+        return self.wrap(body), content_type
+
+    def decode(self, body: bytes, binary: bool) -> Iterator[Packet]:
+        """The v4 payload of the form POST."""
+        return super().decode(self.unwrap(body), False)
+
+
+class JsonpPollingV3(_JsonpMixin, PollingTransportV3):
+    """v3 polling over JSONP (always text: binary messages as base64)."""
+
+    __slots__ = ("head",)
+
+    def __init__(self, socket: EngineSocket, index: str) -> None:
+        super().__init__(socket, False)
+        self.head = f"___eio[{index}]("
+
+    def encode(self, packets: list[Packet]) -> tuple[bytes, str]:
+        """The v3 text payload wrapped in the JSONP call."""
+        body, content_type = super().encode(packets)
+        return self.wrap(body), content_type
+
+    def decode(self, body: bytes, binary: bool) -> Iterator[Packet]:
+        """The v3 text payload of the form POST."""
+        return super().decode(self.unwrap(body), False)

@@ -14,7 +14,15 @@ from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import open_packet
 from .compression import HttpCompression, HttpCompressionOption
 from .cors import CorsOption, CorsPolicy
-from .eio3 import PollingTransportV3, WebSocketTransportV3, protocol_of, supports_binary
+from .eio3 import (
+    JsonpPolling,
+    JsonpPollingV3,
+    PollingTransportV3,
+    WebSocketTransportV3,
+    jsonp_index,
+    protocol_of,
+    supports_binary,
+)
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
 from .http import Request, Response, WebSocketConnection
 from .polling import PollingTransport
@@ -343,6 +351,13 @@ class EngineServer:
 
     @staticmethod
     def _polling_transport(socket: EngineSocket, request: Request) -> PollingTransport:
+        jsonp = jsonp_index(request)
+        if jsonp is not None:
+            return (
+                JsonpPollingV3(socket, jsonp)
+                if socket.protocol == 3
+                else JsonpPolling(socket, jsonp)
+            )
         if socket.protocol == 3:
             return PollingTransportV3(socket, supports_binary(request))
         return PollingTransport(socket)
