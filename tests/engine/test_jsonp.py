@@ -40,10 +40,7 @@ async def test_jsonp_round_trip(engine: EngineStarter, eio: str) -> None:
         session = f"{base}&sid={sid}"
 
         text = 'line1\nline2 \\n "quoted" \u2028 ☃'
-        if eio == "4":
-            payload = "4" + text + "\x1e4second"
-        else:
-            payload = f"{len(text) + 1}:4{text}7:4second"
+        payload = "4" + text + "\x1e4second" if eio == "4" else f"{len(text) + 1}:4{text}7:4second"
         posted = await http.post(
             session,
             data={"d": escape(payload)},
@@ -57,9 +54,7 @@ async def test_jsonp_round_trip(engine: EngineStarter, eio: str) -> None:
         await eut.send(sid, text)
         await eut.send(sid, b"\x00\x01\xff")
         received = ""
-        expected = (
-            "4" + text + "\x1ebAAH/" if eio == "4" else f"{len(text) + 1}:4{text}6:b4AAH/"
-        )
+        expected = "4" + text + "\x1ebAAH/" if eio == "4" else f"{len(text) + 1}:4{text}6:b4AAH/"
         while len(received) < len(expected):  # the reference may answer between the two sends
             polled = await http.get(session)
             assert "\u2028" not in polled.text  # escaped: the body must be valid JavaScript
