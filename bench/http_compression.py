@@ -21,7 +21,10 @@ def payload(size: int) -> bytes:
     i = 0
     while total < size:
         body = json.dumps(
-            ["message", {"id": i, "user": f"user{i % 50}", "text": f"hello number {i} from the room"}],
+            [
+                "message",
+                {"id": i, "user": f"user{i % 50}", "text": f"hello number {i} from the room"},
+            ],
             separators=(",", ":"),
         )
         events.append("42" + body)

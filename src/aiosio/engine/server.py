@@ -203,7 +203,7 @@ class EngineServer:
                 return ErrorCode.UNKNOWN_SID, {"sid": sid}
             if not upgrade and socket.transport != transport:
                 return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}
-            if upgrade and socket.protocol != protocol_of(request):
+            if socket.protocol != protocol_of(request):
                 return ErrorCode.BAD_REQUEST, {"name": "PROTOCOL_MISMATCH"}
             return None
         if request.method != "GET":
