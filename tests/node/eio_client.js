@@ -2,13 +2,18 @@
 // The official engine.io-client as a peer. argv[2]: JSON {url, options}.
 // Events: open, handshake, upgrade, upgrade_error, message, ping, error, close, state, pong_dropped.
 // Commands: send {data}, close, drop_pongs {on}, state.
-const { Socket } = require("engine.io-client");
+const { Socket, Fetch } = require("engine.io-client");
 const { emit, encodeData, decodeData, kindOf, onCommands, reportUncaught } = require("./lines");
 
 reportUncaught();
 
 const config = JSON.parse(process.argv[2]);
-const socket = new Socket(config.url, config.options || {});
+const options = config.options || {};
+if (options.transports) {
+  // "fetch": long-polling over fetch(), which asks for (and decodes) compressed responses
+  options.transports = options.transports.map((t) => (t === "fetch" ? Fetch : t));
+}
+const socket = new Socket(config.url, options);
 
 let dropPongs = false;
 const sendPacket = socket._sendPacket.bind(socket);

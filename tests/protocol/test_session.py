@@ -78,3 +78,15 @@ def test_probe_failures(packets: list[Packet]) -> None:
     probe = UpgradeProbe(now=0, upgrade_timeout=1)
     steps = [probe.receive(p) for p in packets]
     assert steps[-1] is ProbeStep.FAIL
+
+
+def test_client_pings_session_waits_for_the_client() -> None:
+    from aiosio.protocol.session import HeartbeatAction, Session
+
+    session = Session("sid", 25.0, 20.0, now=0.0, client_pings=True)
+    assert session.next_deadline() == 45.0
+    assert session.on_deadline(30.0) is HeartbeatAction.NOTHING
+    session.on_ping(30.0)
+    assert session.next_deadline() == 75.0
+    assert session.on_deadline(74.9) is HeartbeatAction.NOTHING
+    assert session.on_deadline(75.0) is HeartbeatAction.PING_TIMEOUT

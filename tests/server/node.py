@@ -15,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "node" / "sio_client.js"
+DRIVER_V2 = ROOT / "tests" / "node" / "sio_client_v2.js"
 
 
 def node_available() -> bool:
@@ -62,10 +63,11 @@ class NodeClients:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def start(cls) -> NodeClients:
+    async def start(cls, driver: Path = DRIVER) -> NodeClients:
+        """Start a driver: ``sio_client.js`` by default, ``sio_client_v2.js`` for 2.x clients."""
         proc = await asyncio.create_subprocess_exec(
             "node",
-            str(DRIVER),
+            str(driver),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             cwd=str(ROOT),

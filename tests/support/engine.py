@@ -36,6 +36,8 @@ _REFERENCE_NAMES = {
     "allow_upgrades": "allowUpgrades",
     "initial_packet": "initialPacket",
     "cookie": "cookie",
+    "allow_eio3": "allowEIO3",
+    "http_compression": "httpCompression",
 }
 _SECONDS = {"ping_interval", "ping_timeout", "upgrade_timeout"}
 

@@ -42,6 +42,16 @@ _CLOSE_TIMEOUT: Final = 2.0
 State = Literal["new", "opening", "open", "closing", "closed"]
 
 
+class _PriorWebSocket:
+    """Whether the last session of this process reached WebSocket (``remember_upgrade``).
+
+    Process-wide, as the reference keeps it: set when a session opens (true over WebSocket) and when
+    a probe succeeds, cleared when a transport fails.
+    """
+
+    success = False
+
+
 class TransportError(ClientConnectionError):
     """A transport failed: an HTTP request was refused or broke, or a WebSocket failed.
 
@@ -193,11 +203,13 @@ class EngineClient:
         "ping_interval",
         "ping_timeout",
         "query",
+        "remember_upgrade",
         "session",
         "ssl",
         "state",
         "transport",
         "transports",
+        "try_all_transports",
         "upgrade",
         "upgrades",
         "with_credentials",
@@ -215,6 +227,8 @@ class EngineClient:
         upgrade: bool = True,
         with_credentials: bool = False,
         ssl: Any = True,
+        remember_upgrade: bool = False,
+        try_all_transports: bool = False,
     ) -> None:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -244,6 +258,10 @@ class EngineClient:
             if name not in TRANSPORTS:
                 raise ValueError(f"unknown transport {name!r}")
         self.upgrade = upgrade
+        #: start over WebSocket when the previous session of this process upgraded to it
+        self.remember_upgrade = remember_upgrade
+        #: when the first transport cannot open, try the next ones in turn
+        self.try_all_transports = try_all_transports
         self.with_credentials = with_credentials
         self.ssl = ssl
         self.state: State = "new"
@@ -319,32 +337,55 @@ class EngineClient:
             timeout=aiohttp.ClientTimeout(total=None),
             connector=aiohttp.TCPConnector(ssl=self.ssl),
         )
-        try:
-            if self.transports[0] == "websocket":
-                ws_transport = _WebSocket(await self._ws_connect())
-                self.transport = ws_transport
-                packet = await ws_transport.receive()
-                if packet is None or packet.type is not PacketType.OPEN:
-                    raise TransportError("websocket error", "no handshake")
-                self._handshake(packet)
-            else:
-                polling = _Polling(self)
-                self.transport = polling
-                packets = await polling.poll()
-                if packets[0].type is not PacketType.OPEN:
-                    raise TransportError("xhr poll error", "no handshake")
-                self._handshake(packets[0])
-                self._leftover = packets[1:]
-        except BaseException as exc:
-            self.state = "closed"
-            self._teardown = spawn(self._finalize(), _logger)
-            if isinstance(exc, TransportError):
+        candidates = list(self.transports)
+        if self.remember_upgrade and _PriorWebSocket.success and "websocket" in candidates:
+            candidates = ["websocket"]
+        for index, first in enumerate(candidates):
+            try:
+                await self._open_transport(first)
+                break
+            except BaseException as exc:
+                if isinstance(exc, _ERRORS):
+                    _PriorWebSocket.success = False
+                    if self.try_all_transports and index + 1 < len(candidates):
+                        _logger.debug("opening over %s failed (%r), trying the next", first, exc)
+                        await self._drop_transport()
+                        continue
+                self.state = "closed"
+                self._teardown = spawn(self._finalize(), _logger)
+                if isinstance(exc, TransportError):
+                    raise
+                if isinstance(exc, _ERRORS):
+                    what = "websocket error" if first == "websocket" else "xhr poll error"
+                    raise TransportError(what, exc) from exc
                 raise
-            if isinstance(exc, _ERRORS):
-                what = "websocket error" if self.transports[0] == "websocket" else "xhr poll error"
-                raise TransportError(what, exc) from exc
-            raise
         self.state = "open"
+        _PriorWebSocket.success = self.transport_name == "websocket"
+
+    async def _open_transport(self, first: str) -> None:
+        if first == "websocket":
+            ws_transport = _WebSocket(await self._ws_connect())
+            self.transport = ws_transport
+            packet = await ws_transport.receive()
+            if packet is None or packet.type is not PacketType.OPEN:
+                raise TransportError("websocket error", "no handshake")
+            self._handshake(packet)
+        else:
+            polling = _Polling(self)
+            self.transport = polling
+            packets = await polling.poll()
+            if packets[0].type is not PacketType.OPEN:
+                raise TransportError("xhr poll error", "no handshake")
+            self._handshake(packets[0])
+            self._leftover = packets[1:]
+
+    async def _drop_transport(self) -> None:
+        """Forget a transport that failed to open, before trying the next one."""
+        transport, self.transport = self.transport, None
+        self.id = None
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                await transport.close()
 
     def start(self) -> None:
         """Begin reading, writing, heartbeat supervision and (for polling) the upgrade probe."""
@@ -360,8 +401,14 @@ class EngineClient:
             if self.upgrade and "websocket" in self.upgrades:
                 self._probe_task = spawn(self._probe(), _logger)
 
-    def write(self, data: str | bytes) -> None:
-        """Queue one message (text, or a binary attachment)."""
+    def write(self, data: str | bytes, compress: bool = True) -> None:
+        """Queue one message (text, or a binary attachment).
+
+        ``compress`` is the reference's per-packet flag: it asks for WebSocket compression where
+        permessage-deflate is negotiated; this client does not negotiate it, and polling request
+        bodies are never compressed, so here it changes nothing on the wire.
+        """
+        del compress
         self._send_packet(Packet(PacketType.MESSAGE, data))
 
     def ping_expired(self) -> bool:
@@ -558,6 +605,7 @@ class EngineClient:
             self._upgraded.set()
             self._reader = spawn(self._ws_loop(transport), _logger)
             self._wake.set()
+            _PriorWebSocket.success = True
             _logger.debug("engine %s upgraded to websocket", self.id)
             self.on_upgrade("websocket")
         except _ERRORS as exc:

@@ -48,6 +48,7 @@ async def connect(
     Sockets of different namespaces on the same server share one Manager (one connection) unless
     ``force_new=True`` or ``multiplex=False``; asking again for a namespace that already has a
     socket opens a new connection, as the reference does. ``options`` are :class:`Manager` options.
+    With ``auto_connect=False`` the socket comes back unconnected: ``await socket.connect()`` later.
     """
     key, url_namespace = cache_key(url, options.get("path", "/socket.io/"))
     nsp = namespace or url_namespace
@@ -65,6 +66,8 @@ async def connect(
     socket = manager.socket(
         nsp, auth=auth, retries=retries, ack_timeout=ack_timeout, max_buffered=max_buffered
     )
+    if not manager.auto_connect:
+        return socket
     try:
         await socket.connect()
     except BaseException:

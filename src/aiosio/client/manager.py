@@ -37,6 +37,11 @@ class Manager(Listeners):
     Engine.IO session (``EngineClient(url, **engine_options)`` by default; :mod:`aiosio.testing`
     gives one that talks to a server in the same process). Event names (see the module docstring)
     are strings.
+
+    As in the reference: ``auto_connect`` (True) lets :func:`aiosio.client.connect` connect the
+    socket it returns; ``remember_upgrade`` (False) starts over WebSocket when the previous session of
+    this process upgraded to it; ``try_all_transports`` (False) tries the next transport when the
+    first one cannot open.
     """
 
     _logger = _logger
@@ -62,6 +67,9 @@ class Manager(Listeners):
         random: Callable[[], float] | None = None,
         parser: Any = None,
         engine_factory: Callable[..., EngineClient] = EngineClient,
+        auto_connect: bool = True,
+        remember_upgrade: bool = False,
+        try_all_transports: bool = False,
     ) -> None:
         self.uri = url
         self._engine_factory = engine_factory
@@ -73,12 +81,16 @@ class Manager(Listeners):
             "upgrade": upgrade,
             "with_credentials": with_credentials,
             "ssl": ssl,
+            "remember_upgrade": remember_upgrade,
+            "try_all_transports": try_all_transports,
         }
         # Fail early on a bad URL or option.
         engine_factory(url, **self.engine_options)
         if reconnection_attempts < 0:
             raise ValueError("reconnection_attempts must be >= 0")
         self.reconnection = reconnection
+        #: whether :func:`aiosio.client.connect` connects the socket it returns
+        self.auto_connect = auto_connect
         self.reconnection_attempts = reconnection_attempts
         self.timeout = timeout
         self.backoff = Backoff(
@@ -264,12 +276,12 @@ class Manager(Listeners):
             if socket is not None and socket.active:
                 socket._on_packet(packet)
 
-    def _packet(self, packet: socketio.Packet) -> None:
+    def _packet(self, packet: socketio.Packet, compress: bool = True) -> None:
         engine = self.engine
         if engine is None:
             return
         for part in self.encoder.encode(packet):
-            engine.write(part)
+            engine.write(part, compress)
 
     # -- closing and reconnecting --------------------------------------------------------------
 

@@ -88,31 +88,43 @@ class _Queued:
 
 
 class Emitter:
-    """``socket.volatile`` / ``socket.timeout(seconds)``: emit with those flags (chainable)."""
+    """``socket.volatile`` / ``socket.timeout(seconds)`` / ``socket.compress(False)``: emit with
+    those flags (chainable)."""
 
-    __slots__ = ("_socket", "_timeout", "_volatile")
+    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
 
-    def __init__(self, socket: Socket, volatile: bool, timeout: float | None) -> None:
+    def __init__(
+        self, socket: Socket, volatile: bool, timeout: float | None, compress: bool = True
+    ) -> None:
         self._socket = socket
         self._volatile = volatile
         self._timeout = timeout
+        self._compress = compress
 
     @property
     def volatile(self) -> Emitter:
         """Drop the event if the transport cannot send it right now."""
-        return Emitter(self._socket, True, self._timeout)
+        return Emitter(self._socket, True, self._timeout, self._compress)
 
     def timeout(self, seconds: float) -> Emitter:
         """Fail the acknowledgement with AckTimeoutError after ``seconds``."""
-        return Emitter(self._socket, self._volatile, seconds)
+        return Emitter(self._socket, self._volatile, seconds, self._compress)
+
+    def compress(self, value: bool) -> Emitter:
+        """Whether the event may be compressed (see :meth:`Socket.compress`)."""
+        return Emitter(self._socket, self._volatile, self._timeout, bool(value))
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit ``event`` with these flags."""
-        self._socket._emit(event, args, volatile=self._volatile, timeout=self._timeout)
+        self._socket._emit(
+            event, args, volatile=self._volatile, timeout=self._timeout, compress=self._compress
+        )
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit ``event`` and wait for the server's acknowledgement (see Socket.emit_with_ack)."""
-        return await self._socket._emit_with_ack(event, args, self._volatile, self._timeout)
+        return await self._socket._emit_with_ack(
+            event, args, self._volatile, self._timeout, self._compress
+        )
 
 
 class Socket(AnyListeners):
@@ -285,6 +297,15 @@ class Socket(AnyListeners):
         """``await socket.timeout(s).emit_with_ack(...)`` fails with AckTimeoutError after ``s``."""
         return Emitter(self, False, seconds)
 
+    def compress(self, value: bool) -> Emitter:
+        """``socket.compress(False).emit(...)``: the reference's compress flag (True by default).
+
+        It travels with the packet to the Engine.IO client, where it decides whether a WebSocket
+        message may be compressed once permessage-deflate is negotiated. Over long-polling the
+        request bodies are never compressed, as with the reference client.
+        """
+        return Emitter(self, False, None, bool(value))
+
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args``; while disconnected it waits in a buffer, kept in order."""
         self._emit(event, args)
@@ -303,7 +324,12 @@ class Socket(AnyListeners):
         return await self._emit_with_ack(event, args, False, None)
 
     def _emit_with_ack(
-        self, event: str, args: tuple[Any, ...], volatile: bool, timeout: float | None
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        volatile: bool,
+        timeout: float | None,
+        compress: bool = True,
     ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
@@ -315,7 +341,15 @@ class Socket(AnyListeners):
             else:
                 future.set_result(ack_value(data))
 
-        self._emit(event, args, ack=answer, with_error=True, volatile=volatile, timeout=timeout)
+        self._emit(
+            event,
+            args,
+            ack=answer,
+            with_error=True,
+            volatile=volatile,
+            timeout=timeout,
+            compress=compress,
+        )
         return future
 
     def _emit(
@@ -328,6 +362,7 @@ class Socket(AnyListeners):
         volatile: bool = False,
         timeout: float | None = None,
         from_queue: bool = False,
+        compress: bool = True,
     ) -> None:
         if not isinstance(event, str):
             raise TypeError("event name must be a string")
@@ -359,7 +394,7 @@ class Socket(AnyListeners):
             return
         if connected:
             self._notify_outgoing(packet)
-            self._packet(packet)
+            self.io._packet(packet, compress)
         else:
             self._send_buffer.append(packet)
 

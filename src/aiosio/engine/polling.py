@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from ..exceptions import EngineProtocolError
@@ -19,13 +19,18 @@ from .http import PreparedMessages, Request, Response
 if TYPE_CHECKING:
     from .socket import EngineSocket
 
-__all__ = ["PollingTransport"]
+__all__ = ["PollingTransport", "as_packets"]
 
 logger = logging.getLogger("aiosio.engine")
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
+
+
+def as_packets(items: Sequence[Packet | str]) -> list[Packet]:
+    """Buffered items as packets: a message queued in its payload form (``"4" + text``) as its packet."""
+    return [Packet(PacketType.MESSAGE, i[1:]) if type(i) is str else i for i in items]  # type: ignore[misc]
 
 
 class PollingTransport:
@@ -38,6 +43,7 @@ class PollingTransport:
         "_buffer",
         "_buffered_bytes",
         "_closed",
+        "_compress",
         "_flush_scheduled",
         "_pending",
         "_pending_request",
@@ -45,6 +51,8 @@ class PollingTransport:
     )
 
     name: ClassVar[str] = "polling"
+    #: whether a POST may carry an ``application/octet-stream`` payload (protocol v3 only)
+    binary_posts: ClassVar[bool] = False
 
     def __init__(self, socket: EngineSocket) -> None:
         self.socket = socket
@@ -56,6 +64,8 @@ class PollingTransport:
         self._pending_request: Request | None = None
         self._flush_scheduled = False
         self._closed = False
+        #: whether a packet waiting for the next GET may be compressed (``http_compression``)
+        self._compress = False
 
     @property
     def buffered_amount(self) -> int:
@@ -68,10 +78,15 @@ class PollingTransport:
         return self._pending is not None
 
     # -- sending --------------------------------------------------------------------------------
-    def send_packet(self, packet: Packet) -> None:
-        """Queue a packet for the next (or the pending) GET."""
+    def send_packet(self, packet: Packet, compress: bool = True) -> None:
+        """Queue a packet for the next (or the pending) GET.
+
+        A payload is compressed (``http_compression``) when one of its packets allows it.
+        """
         if self._closed:
             return
+        if compress:
+            self._compress = True
         self._buffer.append(packet)
         data = packet.data
         self._buffered_bytes += len(data) + 1 if data is not None else 1
@@ -80,12 +95,12 @@ class PollingTransport:
             self._flush_scheduled = True
             self.socket.loop.call_soon(self.flush)
 
-    def send_message(self, data: str | bytes) -> int:
+    def send_message(self, data: str | bytes, compress: bool = True) -> int:
         """Queue one message packet; return the bytes waiting for the next GET."""
-        self.send_packet(Packet(PacketType.MESSAGE, data))
+        self.send_packet(Packet(PacketType.MESSAGE, data), compress)
         return self._buffered_bytes
 
-    def send_prepared(self, prepared: PreparedMessages) -> int:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> int:
         """Queue messages prepared for many sessions (their WebSocket form, see ``prepare``)."""
         if self._closed:
             return self._buffered_bytes
@@ -99,6 +114,8 @@ class PollingTransport:
                 buffer.append(Packet(PacketType.MESSAGE, message))
                 size += len(message) * 4 // 3 + 5
         self._buffered_bytes += size
+        if compress:
+            self._compress = True
         if self._pending is not None and not self._flush_scheduled:
             self._flush_scheduled = True
             self.socket.loop.call_soon(self.flush)
@@ -122,11 +139,26 @@ class PollingTransport:
         assert respond is not None
         assert request is not None
         request.on_abort = None
-        body = SEPARATOR.join(
-            [p if type(p) is str else encode_payload_packet(p) for p in packets]  # type: ignore[arg-type]
-        ).encode()
-        self.socket.server._respond(request, respond, 200, body, _TEXT_PLAIN)
+        body, content_type = self.encode(packets)
+        compress, self._compress = self._compress, False
+        self.socket.server._respond(request, respond, 200, body, content_type, compress=compress)
         self.socket._on_drain()
+
+    def encode(self, packets: Sequence[Packet | str]) -> tuple[bytes, str]:
+        """A response body for ``packets`` (packets, or messages in their payload form) and its
+        content type."""
+        body = SEPARATOR.join([p if type(p) is str else encode_payload_packet(p) for p in packets])  # type: ignore[arg-type]
+        return body.encode(), _TEXT_PLAIN
+
+    def decode(self, body: bytes, binary: bool) -> Iterator[Packet]:
+        """The packets of a POSTed body, one by one; a bad one raises ``EngineProtocolError``."""
+        del binary  # protocol v4 posts text only (checked before)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EngineProtocolError("payload is not valid UTF-8") from exc
+        for part in text.split(SEPARATOR):
+            yield decode_packet(part)
 
     def release_with_noop(self) -> None:
         """Answer a held GET with a noop (the upgrade asks the client to stop polling)."""
@@ -135,11 +167,8 @@ class PollingTransport:
 
     def flush_into(self, send: Callable[[Packet], None]) -> None:
         """Hand every buffered packet to ``send`` (used when the session moves to another transport)."""
-        for packet in self._take_buffer():
-            if type(packet) is str:
-                send(Packet(PacketType.MESSAGE, packet[1:]))
-            else:
-                send(packet)  # type: ignore[arg-type]
+        for packet in as_packets(self._take_buffer()):
+            send(packet)
 
     def close(self) -> None:
         """Release the held GET with the remaining packets and a close packet."""
@@ -195,29 +224,20 @@ class PollingTransport:
             server._respond(request, respond, 413, b"", None)
             socket._on_error("payload too large")
             return
-        if request.headers.get("content-type") == "application/octet-stream":
+        binary = request.headers.get("content-type") == "application/octet-stream"
+        if binary and not self.binary_posts:
             server._respond(request, respond, 400, b"", None)
             socket._on_error("invalid content")
             return
-        try:
-            text = request.body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
         # Packets before a bad one are delivered, as the reference does, then the session closes.
-        if text is not None:
-            for part in text.split(SEPARATOR):
+        try:
+            for packet in self.decode(request.body, binary):
                 if socket._closed:
                     break
-                try:
-                    packet = decode_packet(part)
-                except EngineProtocolError as exc:
-                    logger.info("session of %s: bad polling payload: %s", socket.peer, exc)
-                    socket._on_parse_error(str(exc))
-                    break
                 socket._on_packet(packet)
-        else:
-            logger.info("session of %s: polling payload is not UTF-8", socket.peer)
-            socket._on_parse_error("payload is not valid UTF-8")
+        except EngineProtocolError as exc:
+            logger.info("session of %s: bad polling payload: %s", socket.peer, exc)
+            socket._on_parse_error(str(exc))
         if self._flush_scheduled:
             # What the handlers of these packets sent leaves now, in one payload, ahead of the
             # POST's answer (as the reference orders them), not one loop iteration later.

@@ -11,9 +11,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._http.host import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
-from ..protocol.engineio import Packet, PacketType, encode_packet, encode_payload
+from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import open_packet
+from .compression import HttpCompression, HttpCompressionOption
 from .cors import CorsOption, CorsPolicy
+from .eio3 import (
+    JsonpPolling,
+    JsonpPollingV3,
+    PollingTransportV3,
+    WebSocketTransportV3,
+    jsonp_index,
+    protocol_of,
+    supports_binary,
+)
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
 from .http import Request, Response, WebSocketConnection
 from .origin import OriginPolicy
@@ -69,6 +79,11 @@ class EngineServer:
     * ``max_write_buffer_size`` (4 MiB): bytes a session may have waiting to go out (queued for a
       client that does not read, or for a polling client that stopped polling) before it is closed with
       "transport error" (a slow client cannot grow the server's memory without bound).
+    * ``http_compression`` (True): polling responses of 1024 bytes or more are compressed with gzip
+      or deflate as ``Accept-Encoding`` asks; ``False`` turns it off, a dict sets ``threshold``
+      (bytes) and ``level`` (zlib's 0-9, -1 for its default).
+    * ``allow_eio3`` (False): also serve Engine.IO v3 clients (socket.io-client 2.x); without it
+      their handshake gets error 5, "Unsupported protocol version".
     """
 
     def __init__(
@@ -87,6 +102,8 @@ class EngineServer:
         initial_packet: str | bytes | None = None,
         max_write_buffer_size: int = MAX_WRITE_BUFFER_SIZE,
         trusted_proxies: Iterable[str] = (),
+        allow_eio3: bool = False,
+        http_compression: HttpCompressionOption = True,
     ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
             raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
@@ -110,6 +127,8 @@ class EngineServer:
         self.allow_request = allow_request
         self.cookie = _cookie_options(cookie)
         self.initial_packet = initial_packet
+        self.allow_eio3 = allow_eio3
+        self.http_compression = HttpCompression.from_option(http_compression)
         self.clients: dict[str, EngineSocket] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._pending_handshakes: set[asyncio.Task[None]] = set()
@@ -216,6 +235,8 @@ class EngineServer:
                 return ErrorCode.UNKNOWN_SID, {"sid": sid}
             if not upgrade and socket.transport != transport:
                 return ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}
+            if socket.protocol != protocol_of(request):
+                return ErrorCode.BAD_REQUEST, {"name": "PROTOCOL_MISMATCH"}
         else:
             if request.method != "GET":
                 return ErrorCode.BAD_HANDSHAKE_METHOD, {"method": request.method}
@@ -317,7 +338,7 @@ class EngineServer:
         sid = query.get("sid")
         if sid:
             socket = self.clients[sid]
-            transport = WebSocketTransport(socket, connection, probing=True)
+            transport = self._websocket_transport(socket, request, connection, probing=True)
             connection.accept(transport)
             if (
                 query.get("transport") != "websocket"
@@ -369,7 +390,7 @@ class EngineServer:
     def _handshake(
         self, request: Request, open_session: Callable[[], None], refuse: Refuse
     ) -> None:
-        if request.query.get("EIO") != "4":
+        if protocol_of(request) == 3 and not self.allow_eio3:
             refuse(
                 ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
                 {"protocol": request.query.get("EIO")},
@@ -383,7 +404,28 @@ class EngineServer:
         sid = secrets.token_urlsafe(15)
         while sid in self.clients:
             sid = secrets.token_urlsafe(15)
-        return EngineSocket(self, sid, request, transport_name)
+        return EngineSocket(self, sid, request, transport_name, protocol_of(request))
+
+    @staticmethod
+    def _polling_transport(socket: EngineSocket, request: Request) -> PollingTransport:
+        jsonp = jsonp_index(request)
+        if jsonp is not None:
+            return (
+                JsonpPollingV3(socket, jsonp)
+                if socket.protocol == 3
+                else JsonpPolling(socket, jsonp)
+            )
+        if socket.protocol == 3:
+            return PollingTransportV3(socket, supports_binary(request))
+        return PollingTransport(socket)
+
+    @staticmethod
+    def _websocket_transport(
+        socket: EngineSocket, request: Request, connection: WebSocketConnection, probing: bool
+    ) -> WebSocketTransport:
+        if socket.protocol == 3:
+            return WebSocketTransportV3(socket, connection, probing, supports_binary(request))
+        return WebSocketTransport(socket, connection, probing=probing)
 
     def _open_packets(self, socket: EngineSocket, upgrades: list[str]) -> list[Packet]:
         packets = [
@@ -402,23 +444,24 @@ class EngineServer:
     def _open_polling(self, request: Request, respond: Respond) -> None:
         socket = self._new_socket(request, "polling")
         upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
-        socket._start(PollingTransport(socket))
+        polling = self._polling_transport(socket, request)
+        socket._start(polling)
         self.clients[socket.id] = socket
-        body = encode_payload(self._open_packets(socket, upgrades)).encode()
+        body, content_type = polling.encode(self._open_packets(socket, upgrades))
         self._respond(
-            request, respond, 200, body, "text/plain; charset=UTF-8", initial_sid=socket.id
+            request, respond, 200, body, content_type, initial_sid=socket.id, compress=True
         )
         logger.debug("session %s opened over polling", socket.id)
         self._emit("connection", socket)
 
     def _open_websocket(self, request: Request, connection: WebSocketConnection) -> None:
         socket = self._new_socket(request, "websocket")
-        transport = WebSocketTransport(socket, connection, probing=False)
+        transport = self._websocket_transport(socket, request, connection, probing=False)
         socket._start(transport)
         self.clients[socket.id] = socket
         connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):
-            connection.send(encode_packet(packet))
+            transport.send_packet(packet)
         logger.debug("session %s opened over websocket", socket.id)
         self._emit("connection", socket)
 
@@ -432,10 +475,17 @@ class EngineServer:
         content_type: str | None,
         *,
         initial_sid: str | None = None,
+        compress: bool = False,
     ) -> None:
         headers: list[tuple[str, str]] = []
         if content_type is not None:
             headers.append(("Content-Type", content_type))
+        if compress and self.http_compression is not None:
+            body, encoding = self.http_compression.apply(
+                request.headers.get("accept-encoding"), body
+            )
+            if encoding is not None:
+                headers.append(("Content-Encoding", encoding))
         if self.cors is not None:
             headers.extend(self.cors.headers(request))
         if status == 200:

@@ -77,6 +77,7 @@ class EngineSocket:
         "loop",
         "messages_received",
         "messages_sent",
+        "protocol",
         "request",
         "server",
         "session",
@@ -84,13 +85,26 @@ class EngineSocket:
     )
 
     def __init__(
-        self, server: EngineServer, sid: str, request: Request, transport_name: str
+        self,
+        server: EngineServer,
+        sid: str,
+        request: Request,
+        transport_name: str,
+        protocol: int = 4,
     ) -> None:
         self.server = server
         self.id = sid
         self.request = request
+        #: the Engine.IO protocol revision the client speaks: 4, or 3 (``allow_eio3``)
+        self.protocol = protocol
         self.loop = asyncio.get_running_loop()
-        self.session = Session(sid, server.ping_interval, server.ping_timeout, self.loop.time())
+        self.session = Session(
+            sid,
+            server.ping_interval,
+            server.ping_timeout,
+            self.loop.time(),
+            client_pings=protocol == 3,
+        )
         self._listeners: dict[str, list[Listener]] = {}
         #: the one "message" listener, if there is exactly one
         self._message_fn: Listener | None = None
@@ -198,8 +212,12 @@ class EngineSocket:
         self._counting = True
         self._listeners_changed()
 
-    def send(self, data: str | bytes) -> None:
-        """Send one message. Never blocks; dropped once the session is closing or closed."""
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Send one message. Never blocks; dropped once the session is closing or closed.
+
+        ``compress=False`` keeps it out of HTTP compression (a polling response is compressed when
+        one of its messages allows it).
+        """
         if not self.is_open:
             return
         if self._counting:
@@ -214,12 +232,12 @@ class EngineSocket:
                     observer(data)
             except Exception:
                 logger.exception("session %s: error in a send observer", self.id)
-        if self._transport.send_message(data) > self.server.max_write_buffer_size:
+        if self._transport.send_message(data, compress) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
     write = send
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         """Send messages made by :func:`prepare`; the same object may go to many sessions."""
         if (self._send_fns is not None or self._counting) and self.is_open:
             for message in prepared.messages:
@@ -235,7 +253,8 @@ class EngineSocket:
                     self._observe(self._send_fns, data)
         if (
             self.is_open
-            and self._transport.send_prepared(prepared) > self.server.max_write_buffer_size
+            and self._transport.send_prepared(prepared, compress)
+            > self.server.max_write_buffer_size
         ):
             self.server._check_buffer(self)
 
@@ -311,6 +330,9 @@ class EngineSocket:
         if kind is PacketType.MESSAGE:
             self._on_message(packet.data if packet.data is not None else "")
         elif kind is PacketType.PONG:
+            if self.protocol == 3:
+                self._on_error("invalid heartbeat direction")
+                return
             self.session.on_pong(self.loop.time())
             self._reschedule()
             self._emit("heartbeat")
@@ -320,7 +342,14 @@ class EngineSocket:
                 self._polling.release_with_noop()
             self._on_close(CloseReason.TRANSPORT_CLOSE, None)
         elif kind is PacketType.PING:
-            self._on_error("invalid heartbeat direction")
+            if self.protocol != 3:
+                self._on_error("invalid heartbeat direction")
+                return
+            # Protocol v3: the client pings, the server answers with the same data.
+            self.session.on_ping(self.loop.time())
+            self._reschedule()
+            self._transport.send_packet(Packet(PacketType.PONG, packet.data))
+            self._emit("heartbeat")
         # open, upgrade and noop packets from the client carry no meaning here.
 
     def _on_parse_error(self, description: str) -> None:

@@ -18,10 +18,10 @@ class Transport(Protocol):
     def send_packet(self, packet: Packet) -> None:
         """Queue or write one packet."""
 
-    def send_message(self, data: str | bytes) -> int:
+    def send_message(self, data: str | bytes, compress: bool = True) -> int:
         """Queue or write one message packet (the hot path); return :attr:`buffered_amount`."""
 
-    def send_prepared(self, prepared: PreparedMessages) -> int:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> int:
         """Queue or write messages prepared for many sessions; return :attr:`buffered_amount`."""
 
     @property

@@ -83,14 +83,14 @@ class WebSocketTransport:
         if not self._closed:
             self.connection.send(encode_packet(packet))
 
-    def send_message(self, data: str | bytes) -> int:
+    def send_message(self, data: str | bytes, compress: bool = True) -> int:
         """Write one message packet; return the bytes the host still holds."""
         connection = self.connection
         if not self._closed:
             connection.send("4" + data if type(data) is str else data)
         return connection.buffered_amount
 
-    def send_prepared(self, prepared: PreparedMessages) -> int:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> int:
         """Write messages prepared for many sessions; return the bytes the host still holds."""
         connection = self.connection
         if not self._closed:

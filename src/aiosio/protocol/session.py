@@ -7,6 +7,10 @@ do (send a ping, close for a ping timeout) and never sends anything itself.
 Heartbeat (protocol v4): the server sends ``2`` (ping) every ``ping_interval``; the client must answer
 ``3`` (pong) within ``ping_timeout`` or the session closes with "ping timeout".
 
+Protocol v3 turns the heartbeat around (``client_pings=True``): the client sends ``2`` and the server
+answers ``3``; a session that hears no ping for ``ping_interval + ping_timeout`` closes with "ping
+timeout".
+
 Upgrade: on a second (WebSocket) transport the client sends ``2probe``, the server answers ``3probe``,
 the server releases any pending poll with a noop, and the client finishes with ``5`` (upgrade). Anything
 else on the probing transport, or no ``5`` before ``upgrade_timeout``, abandons the upgrade.
@@ -77,21 +81,33 @@ class Session:
     __slots__ = (
         "_ping_deadline",
         "_pong_deadline",
+        "client_pings",
         "ping_interval",
         "ping_timeout",
         "sid",
         "state",
     )
 
-    def __init__(self, sid: str, ping_interval: float, ping_timeout: float, now: float) -> None:
+    def __init__(
+        self,
+        sid: str,
+        ping_interval: float,
+        ping_timeout: float,
+        now: float,
+        client_pings: bool = False,
+    ) -> None:
         if ping_interval <= 0 or ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be positive")
         self.sid = sid
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
+        self.client_pings = client_pings
         self.state = ReadyState.OPEN
         self._ping_deadline = now + ping_interval
         self._pong_deadline: float | None = None
+        if client_pings:
+            # Protocol v3: the only deadline is the client's next ping.
+            self._pong_deadline = now + ping_interval + ping_timeout
 
     @property
     def awaiting_pong(self) -> bool:
@@ -118,6 +134,11 @@ class Session:
             self._pong_deadline = now + self.ping_timeout
             return HeartbeatAction.SEND_PING
         return HeartbeatAction.NOTHING
+
+    def on_ping(self, now: float) -> None:
+        """A ping from the client (``client_pings`` sessions): the next one is due within
+        ``ping_interval + ping_timeout``."""
+        self._pong_deadline = now + self.ping_interval + self.ping_timeout
 
     def on_pong(self, now: float) -> None:
         """A pong arrived: the next ping is due one interval from now."""

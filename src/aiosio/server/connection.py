@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from aiosio._handlers import start
 from aiosio._json import loads
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from aiosio.server.server import Server
     from aiosio.server.socket import Socket
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "split_namespace_query"]
 
 logger = logging.getLogger("aiosio.server")
 
@@ -50,6 +51,7 @@ class Connection:
         "id",
         "loop",
         "nsps",
+        "protocol",
         "server",
         "sockets",
     )
@@ -58,6 +60,8 @@ class Connection:
         self.server = server
         self.conn = conn
         self.id: str = conn.id
+        #: 3 for Engine.IO v3 clients (socket.io-client 2.x, Socket.IO protocol v4), else 4
+        self.protocol = conn.protocol
         self._encoder = server.encoder
         self._decoder = server.parser.decoder()
         #: The stock JSON decoder: events on "/" may take the inline fast path in _on_message.
@@ -77,6 +81,10 @@ class Connection:
         )
         conn.on("message", self._on_message)
         conn.on("close", self._on_close)
+        if self.protocol == 3:
+            # Old clients join "/" without asking (and name other namespaces with a query).
+            self._connecting = {"/"}
+            start(self._connect("/", {}), None, logger, "namespace connection")
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} nsps={list(self.nsps)}>"
@@ -88,8 +96,8 @@ class Connection:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def write_packet(self, packet: Packet, volatile: bool = False) -> None:
-        """Encode and send one packet."""
+    def write_packet(self, packet: Packet, volatile: bool = False, compress: bool = True) -> None:
+        """Encode and send one packet (``compress=False``: kept out of HTTP compression)."""
         conn = self.conn
         if not conn.is_open:
             logger.debug("%s: ignoring packet write, connection not open", self.id)
@@ -100,9 +108,11 @@ class Connection:
             return
         send = conn.send
         for part in encoded:
-            send(part)
+            send(part, compress)
 
-    def write_encoded(self, encoded: Sequence[str | bytes], volatile: bool = False) -> None:
+    def write_encoded(
+        self, encoded: Sequence[str | bytes], volatile: bool = False, compress: bool = True
+    ) -> None:
         """Send already-encoded parts (the same objects may go to many connections).
 
         A broadcast hands the same ``encoded`` object to every recipient: it is prepared for the
@@ -121,7 +131,7 @@ class Connection:
             prepared = prepare(encoded)
             last[0] = encoded
             last[1] = prepared
-        conn.send_prepared(prepared)
+        conn.send_prepared(prepared, compress)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -175,8 +185,11 @@ class Connection:
 
     def _route(self, packet: Packet) -> None:
         name = packet.nsp
-        socket = self.nsps.get(name)
         kind = packet.type
+        auth: dict[str, Any] | None = None
+        if kind == _CONNECT and self.protocol == 3:
+            name, auth = split_namespace_query(name)
+        socket = self.nsps.get(name)
         if socket is not None:
             if kind != _CONNECT and kind != _CONNECT_ERROR:
                 socket._on_packet(packet)
@@ -187,7 +200,8 @@ class Connection:
             elif name in self._connecting:
                 logger.debug("%s: already connecting to %s", self.id, name)
                 return
-            auth = packet.data if isinstance(packet.data, dict) else {}
+            if auth is None:
+                auth = packet.data if isinstance(packet.data, dict) else {}
             self._connecting.add(name)
             start(self._connect(name, auth), None, logger, "namespace connection")
             return
@@ -287,3 +301,13 @@ class Connection:
         self.sockets.clear()
         self.nsps.clear()
         self._decoder.reset()
+
+
+def split_namespace_query(nsp: str) -> tuple[str, dict[str, Any]]:
+    """``/admin?token=x`` -> (``/admin``, ``{"token": "x"}``): how Socket.IO v4 clients pass a
+    namespace's query, which the reference hands to the middlewares as ``auth``."""
+    name, _, query = nsp.partition("?")
+    auth: dict[str, Any] = {}
+    for key, values in parse_qs(query, keep_blank_values=True).items():
+        auth[key] = values[0] if len(values) == 1 else values
+    return name, auth

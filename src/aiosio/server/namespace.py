@@ -39,6 +39,14 @@ def _error_payload(exc: BaseException) -> dict[str, Any]:
     return payload
 
 
+def _legacy_error_payload(exc: BaseException) -> Any:
+    """What Socket.IO v4 clients (socket.io-client 2.x) get: the error's data, else its message."""
+    data = getattr(exc, "data", None)
+    if data is None or data is False or data == "" or (type(data) in (int, float) and data == 0):
+        return str(exc)
+    return data
+
+
 class Namespace(Listeners, Broadcasting):
     """A communication channel with its own handlers, rooms and middlewares.
 
@@ -158,9 +166,12 @@ class Namespace(Listeners, Broadcasting):
                 socket._cleanup()
                 if connection.is_open:
                     logger.debug("middleware refused a socket in %s: %s", self.name, exc)
-                    connection.write_packet(
-                        Packet(PacketType.CONNECT_ERROR, self.name, _error_payload(exc))
+                    payload = (
+                        _legacy_error_payload(exc)
+                        if connection.protocol == 3
+                        else _error_payload(exc)
                     )
+                    connection.write_packet(Packet(PacketType.CONNECT_ERROR, self.name, payload))
                 return
         if not connection.is_open:
             socket._cleanup()

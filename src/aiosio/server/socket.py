@@ -152,6 +152,11 @@ class Socket(AnyListeners, Targeting):
             self._restored_rooms = previous.rooms
             self._missed = previous.missed_packets
             self.recovered = True
+        elif connection.protocol == 3:
+            # Old clients compute their socket id from the Engine.IO id, as the reference names it.
+            self.id = connection.id if nsp.name == "/" else f"{nsp.name}#{connection.id}"
+            self.pid = None
+            self.data = {}
         else:
             # a fresh id: the Engine.IO id is a secret that must not be shared with other clients
             self.id = secrets.token_urlsafe(15)
@@ -278,7 +283,7 @@ class Socket(AnyListeners, Targeting):
             return
         if self._any_out:
             self._notify_outgoing(packet.data)
-        self._conn.write_packet(packet, flags.volatile)
+        self._conn.write_packet(packet, flags.volatile, flags.compress is not False)
 
     def _emit_flagged(self, flags: BroadcastFlags, event: str, args: tuple[Any, ...]) -> None:
         """:meth:`emit` with the flags another thread took; runs on the loop."""
@@ -321,7 +326,7 @@ class Socket(AnyListeners, Targeting):
         packet = Packet(_EVENT, self.nsp.name, [event, *prepare_args(args)], ack_id)
         if self._any_out:
             self._notify_outgoing(packet.data)
-        self._conn.write_packet(packet, flags.volatile)
+        self._conn.write_packet(packet, flags.volatile, flags.compress is not False)
         return future
 
     def _ack_timed_out(self, ack_id: int, waiter: _AckWaiter) -> None:
@@ -343,7 +348,7 @@ class Socket(AnyListeners, Targeting):
     ) -> None:
         if self._any_out:
             self._notify_outgoing(packet.data)
-        self._conn.write_encoded(encoded, volatile)
+        self._conn.write_encoded(encoded, volatile, compress is not False)
 
     def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
         self._acks[ack_id] = callback
@@ -410,6 +415,10 @@ class Socket(AnyListeners, Targeting):
             for data in self._missed:
                 self._conn.write_packet(Packet(_EVENT, name, data))
         self._missed = None
+        if self._conn.protocol == 3:
+            # Socket.IO protocol v4 (Engine.IO v3 clients): a CONNECT without payload.
+            self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name))
+            return
         reply: dict[str, Any] = {"sid": self.id}
         if self.pid is not None:
             reply["pid"] = self.pid

@@ -145,8 +145,10 @@ class InProcessEngine(EngineClient):
         for packet in pending:
             self._dispatch(packet)
 
-    def write(self, data: str | bytes) -> None:
-        """Send one message to the server (on the next loop iteration)."""
+    def write(self, data: str | bytes, compress: bool = True) -> None:
+        """Send one message to the server (on the next loop iteration); ``compress`` changes nothing
+        in process."""
+        del compress
         if self.state != "open":
             return
         self._to_server(encode_packet(Packet(PacketType.MESSAGE, data)))
