@@ -5,6 +5,9 @@
   ``node tests/node/eio_client.js arg ...`` as a :class:`~tests.support.node.NodeProcess`;
   every process is stopped at teardown.
 * ``redis_url`` (session): a Redis URL (the local 6379 if it answers, else one started for the run).
+* ``postgres_dsn`` (session): a PostgreSQL DSN (127.0.0.1:5432 database ``test`` if it answers, else a
+  private server started for the run from the Debian binaries).
+* ``postgres_server``: a :class:`~tests.support.postgres.PostgresServer` of this test's own, to stop/start.
 * ``redis_server``: a :class:`~tests.support.redis.RedisServer` of this test's own, to kill/restart.
 * ``host_kind``: "embedded" and "asgi" (plus "reference" for engine tests with AIOSIO_REFERENCE=1).
 * ``serve``: ``running = await serve(server)`` hosts any aiosio server the ``host_kind`` way.
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -26,6 +30,7 @@ from tests.support.engine import EngineUnderTest, start_engine
 from tests.support.hosts import HOST_KINDS, RunningHost, start_host
 from tests.support.node import REPO_ROOT, NodeProcess
 from tests.support.ports import free_port as _free_port
+from tests.support.postgres import DEFAULT_DSN, PostgresServer, answers, binaries
 from tests.support.redis import RedisServer, ping
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -94,6 +99,36 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A PostgreSQL for the run: 127.0.0.1:5432 (database ``test``) if it answers, else a private one."""
+    if answers(5432):
+        yield DEFAULT_DSN
+        return
+    if binaries() is None:
+        _missing("PostgreSQL (initdb, postgres)")
+    server = PostgresServer()
+    try:
+        server.start_sync()
+    except RuntimeError as exc:
+        _missing(f"a working PostgreSQL ({exc})")
+    try:
+        yield server.dsn
+    finally:
+        server.close_sync()
+
+
+@pytest.fixture
+async def postgres_server() -> AsyncIterator[PostgresServer]:
+    """A PostgreSQL of this test's own on a free port; ``stop()``, ``kill()``, ``start()`` at will."""
+    if binaries() is None:
+        _missing("PostgreSQL (initdb, postgres)")
+    server = PostgresServer()
+    await server.start()
+    yield server
+    await asyncio.to_thread(server.close_sync)
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import socketio
 from redis.asyncio import Redis
 
 from aiosio.adapters import cluster as cluster_adapter
+from aiosio.adapters import postgres, redis_streams
 from aiosio.adapters import redis as redis_adapter
-from aiosio.adapters import redis_streams
 from aiosio.server import Server
 
 __all__ = [
@@ -30,7 +30,9 @@ __all__ = [
 ]
 
 #: every adapter the contract suite runs against
-KINDS = ("memory", "bus", "redis", "sharded", "streams")
+KINDS = ("memory", "bus", "redis", "sharded", "streams", "postgres")
+#: fast heartbeats for the PostgreSQL adapter (its servers know each other by heartbeats)
+PG_OPTIONS = {"heartbeat_interval": 0.5, "heartbeat_timeout": 2.0}
 #: fast heartbeats for the in-process cluster
 BUS_OPTIONS = {
     "heartbeat_interval": 0.2,
@@ -41,10 +43,17 @@ REQUESTS_TIMEOUT = 1.0
 WAIT = 5.0
 
 
-def adapter_factory(kind: str, redis_client: Redis | None, prefix: str, bus: Any) -> Any:
+def adapter_factory(
+    kind: str, redis_client: Redis | None, prefix: str, bus: Any, postgres_dsn: str | None = None
+) -> Any:
     """The ``adapter=`` option of a server of the given kind (``None`` for the in-memory default)."""
     if kind == "memory":
         return None
+    if kind == "postgres":
+        assert postgres_dsn is not None
+        return postgres.create_adapter(
+            postgres_dsn, channel_prefix=prefix, requests_timeout=REQUESTS_TIMEOUT, **PG_OPTIONS
+        )
     if kind == "bus":
         return cluster_adapter.create_adapter(bus, requests_timeout=REQUESTS_TIMEOUT, **BUS_OPTIONS)
     assert redis_client is not None
@@ -168,9 +177,14 @@ async def eventually(
 
 
 async def start_cluster(
-    kind: str, redis_url: str | None, size: int = 3, **server_options: Any
+    kind: str,
+    redis_url: str | None,
+    size: int = 3,
+    postgres_dsn: str | None = None,
+    **server_options: Any,
 ) -> tuple[Cluster, list[Redis]]:
-    """Start ``size`` servers (one for the in-memory adapter) sharing a fresh prefix in Redis."""
+    """Start ``size`` servers (one for the in-memory adapter) sharing a fresh prefix in Redis (or
+    PostgreSQL)."""
     prefix = f"t{secrets.token_hex(4)}"
     bus = cluster_adapter.InProcessBus()
     server_options.setdefault("ping_interval", 1.0)
@@ -185,7 +199,7 @@ async def start_cluster(
             assert redis_url is not None
             client = Redis.from_url(redis_url)
             clients.append(client)
-        adapter = adapter_factory(kind, client, prefix, bus)
+        adapter = adapter_factory(kind, client, prefix, bus, postgres_dsn)
         io = Server(adapter=adapter, **server_options) if adapter else Server(**server_options)
         port = await io.listen(0, "127.0.0.1")
         nodes.append(io)
