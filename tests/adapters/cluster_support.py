@@ -31,8 +31,6 @@ __all__ = [
 
 #: every adapter the contract suite runs against
 KINDS = ("memory", "bus", "redis", "sharded", "streams", "postgres")
-#: fast heartbeats for the PostgreSQL adapter (its servers know each other by heartbeats)
-PG_OPTIONS = {"heartbeat_interval": 0.5, "heartbeat_timeout": 2.0}
 #: fast heartbeats for the in-process cluster
 BUS_OPTIONS = {
     "heartbeat_interval": 0.2,
@@ -51,8 +49,13 @@ def adapter_factory(
         return None
     if kind == "postgres":
         assert postgres_dsn is not None
+        # fast heartbeats: PostgreSQL servers know each other by their heartbeats
         return postgres.create_adapter(
-            postgres_dsn, channel_prefix=prefix, requests_timeout=REQUESTS_TIMEOUT, **PG_OPTIONS
+            postgres_dsn,
+            channel_prefix=prefix,
+            requests_timeout=REQUESTS_TIMEOUT,
+            heartbeat_interval=0.5,
+            heartbeat_timeout=2.0,
         )
     if kind == "bus":
         return cluster_adapter.create_adapter(bus, requests_timeout=REQUESTS_TIMEOUT, **BUS_OPTIONS)

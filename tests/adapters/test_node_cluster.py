@@ -1,12 +1,14 @@
-"""A mixed cluster: an aiosio server and a Node socket.io server share one Redis.
+"""A mixed cluster: an aiosio server and a Node socket.io server share one Redis (or PostgreSQL).
 
 Each server has an official socket.io-client connected; every cross-server operation is checked in both
-directions, for the classic Redis adapter, the sharded one and the streams one (the Node side runs the
-official ``@socket.io/redis-adapter`` / ``@socket.io/redis-streams-adapter``).
+directions, for the classic Redis adapter, the sharded one, the streams one and the PostgreSQL one (the
+Node side runs the official ``@socket.io/redis-adapter`` / ``@socket.io/redis-streams-adapter`` /
+``@socket.io/postgres-adapter``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -54,17 +56,22 @@ def join_from_auth(socket: Socket) -> None:
     socket.join(auth.get("rooms", []))
 
 
-@pytest.fixture(params=["redis", "sharded", "streams"])
-async def mixed(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Mixed]:
+@pytest.fixture(params=["redis", "sharded", "streams", "postgres"])
+async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
     kind: str = request.param
     prefix = f"t{secrets.token_hex(4)}"
-    client = Redis.from_url(redis_url)
-    io = Server(
-        adapter=adapter_factory(kind, client, prefix, None), ping_interval=1, ping_timeout=1
-    )
+    if kind == "postgres":
+        url: str = request.getfixturevalue("postgres_dsn")
+        client = None
+        adapter = adapter_factory(kind, None, prefix, None, url)
+    else:
+        url = request.getfixturevalue("redis_url")
+        client = Redis.from_url(url)
+        adapter = adapter_factory(kind, client, prefix, None)
+    io = Server(adapter=adapter, ping_interval=1, ping_timeout=1)
     io.on("connection", join_from_auth)
     port = await io.listen(0, "127.0.0.1")
-    node = await NodeScript.start("sio_cluster_server", kind, redis_url, prefix)
+    node = await NodeScript.start("sio_cluster_server", kind, url, prefix)
     clients = await NodeClients.start()
     mixed = Mixed(io, node, clients, f"http://127.0.0.1:{port}", prefix, kind)
     try:
@@ -79,7 +86,8 @@ async def mixed(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
         await clients.close()
         await node.close()
         await io.close()
-        await client.aclose()
+        if client is not None:
+            await client.aclose()
 
 
 async def test_broadcasts_both_ways(mixed: Mixed) -> None:
@@ -217,5 +225,31 @@ async def test_server_side_emit_both_ways(mixed: Mixed) -> None:
     mixed.node.send("server_side_emit", event="ping-servers", args=["x", b"\x01"])
     await eventually(lambda: len(received) == 2)
     # the classic Node adapter sends server-side events as JSON: a Buffer arrives in its JSON form
+    # (the PostgreSQL one stores binary as a msgpack attachment)
     blob = {"type": "Buffer", "data": [1]} if mixed.kind == "redis" else b"\x01"
     assert received == [[3], ["x", blob]]
+
+
+async def test_requests_from_inside_async_handlers(mixed: Mixed) -> None:
+    """A coroutine handler (a client's event with an ack) runs cluster requests and answers with them."""
+    py_sid = await mixed.connect("py", True, ["r1"])
+    nd_sid = await mixed.connect("nd", False, ["r1"])
+
+    async def on_survey(room: str) -> dict[str, Any]:
+        await asyncio.sleep(0)  # a real suspension first, as a handler doing I/O would
+        in_room = await mixed.io.in_(room).fetch_sockets()
+        pongs = await mixed.io.server_side_emit_with_ack("ping-servers", "from-handler")
+        acks = await mixed.io.timeout(5).emit_with_ack("question")
+        return {"sids": sorted(s.id for s in in_room), "pongs": pongs, "acks": sorted(acks)}
+
+    mixed.io.on("connection", lambda socket: socket.on("survey", on_survey))
+    sid = await mixed.connect("asker", True, [])
+    mixed.clients.send(cmd="emit", id="asker", event="survey", args=["r1"], ack=True, tag="s1")
+    answer = await mixed.clients.expect(lambda e: e["ev"] == "ack" and e.get("tag") == "s1")
+    assert answer.get("args") == [
+        {
+            "sids": sorted([py_sid, nd_sid]),
+            "pongs": ["node-pong"],
+            "acks": ["ack:question"] * 3,
+        }
+    ], (answer, sid)

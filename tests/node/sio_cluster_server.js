@@ -1,5 +1,6 @@
 // A Node socket.io server in a cluster with aiosio servers, driven by the Python tests.
-// Usage: node sio_cluster_server.js <redis|sharded|streams|emitter> <redis url> <prefix> [recovery]
+// Usage: node sio_cluster_server.js <redis|sharded|streams|postgres|emitter> <redis or postgres url> <prefix>
+//        [recovery]
 // JSON commands on stdin, JSON events on stdout ({"ev": ...}), one per line. Binary as {"$bin": base64}.
 "use strict";
 
@@ -30,10 +31,27 @@ function describe(socket) {
 }
 
 async function main() {
-  const pub = createClient({ url: redisUrl });
-  pub.on("error", () => {});
-  await pub.connect();
   let adapter = null;
+  let pub = null;
+  if (kind === "postgres") {
+    const pg = require("pg");
+    const pool = new pg.Pool({ connectionString: redisUrl });
+    pool.on("error", () => {});
+    await pool.query(
+      "CREATE TABLE IF NOT EXISTS socket_io_attachments (id bigserial UNIQUE, " +
+        "created_at timestamptz DEFAULT NOW(), payload bytea)",
+    );
+    adapter = require("@socket.io/postgres-adapter").createAdapter(pool, {
+      channelPrefix: prefix,
+      heartbeatInterval: 500,
+      heartbeatTimeout: 2000,
+      requestsTimeout: 1000,
+    });
+  } else {
+    pub = createClient({ url: redisUrl });
+    pub.on("error", () => {});
+    await pub.connect();
+  }
   if (kind === "redis") {
     const sub = pub.duplicate();
     sub.on("error", () => {});
