@@ -146,10 +146,14 @@ class PostgresLink:
     async def _ensure_table(self, conn: Any) -> None:
         if self._table_ready or not self.create_table:
             return
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.table_name} ("
-            "id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)"
-        )
+        # another server may create it at the same moment
+        with contextlib.suppress(
+            asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.DuplicateTableError
+        ):
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table_name} ("
+                "id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)"
+            )
         self._table_ready = True
 
     @property
