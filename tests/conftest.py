@@ -8,6 +8,7 @@
 * ``postgres_dsn`` (session): a PostgreSQL DSN (127.0.0.1:5432 database ``test`` if it answers, else a
   private server started for the run from the Debian binaries).
 * ``postgres_server``: a :class:`~tests.support.postgres.PostgresServer` of this test's own, to stop/start.
+* ``redis_cluster_url`` (session): a three-master Redis Cluster started for the run.
 * ``redis_server``: a :class:`~tests.support.redis.RedisServer` of this test's own, to kill/restart.
 * ``host_kind``: "embedded" and "asgi" (plus "reference" for engine tests with AIOSIO_REFERENCE=1).
 * ``serve``: ``running = await serve(server)`` hosts any aiosio server the ``host_kind`` way.
@@ -32,6 +33,7 @@ from tests.support.node import REPO_ROOT, NodeProcess
 from tests.support.ports import free_port as _free_port
 from tests.support.postgres import DEFAULT_DSN, PostgresServer, answers, binaries
 from tests.support.redis import RedisServer, ping
+from tests.support.redis_cluster import RedisCluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 #: Also run the engine tests against the Node reference server (checks the expectations).
@@ -129,6 +131,22 @@ async def postgres_server() -> AsyncIterator[PostgresServer]:
     await server.start()
     yield server
     await asyncio.to_thread(server.close_sync)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """A Redis Cluster of three masters started for the run (free ports, a temporary directory)."""
+    if not RedisCluster.available():
+        _missing("redis-server and redis-cli")
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+    except RuntimeError as exc:
+        _missing(f"a working Redis Cluster ({exc})")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from aiosio.adapters import cluster as cluster_adapter
 from aiosio.adapters import postgres, redis_streams
@@ -30,7 +30,16 @@ __all__ = [
 ]
 
 #: every adapter the contract suite runs against
-KINDS = ("memory", "bus", "redis", "sharded", "streams", "postgres")
+KINDS = (
+    "memory",
+    "bus",
+    "redis",
+    "sharded",
+    "streams",
+    "postgres",
+    "redis@cluster",
+    "sharded@cluster",
+)
 #: fast heartbeats for the in-process cluster
 BUS_OPTIONS = {
     "heartbeat_interval": 0.2,
@@ -42,9 +51,16 @@ WAIT = 5.0
 
 
 def adapter_factory(
-    kind: str, redis_client: Redis | None, prefix: str, bus: Any, postgres_dsn: str | None = None
+    kind: str,
+    redis_client: Redis | RedisCluster | None,
+    prefix: str,
+    bus: Any,
+    postgres_dsn: str | None = None,
 ) -> Any:
-    """The ``adapter=`` option of a server of the given kind (``None`` for the in-memory default)."""
+    """The ``adapter=`` option of a server of the given kind (``None`` for the in-memory default).
+
+    ``<kind>@cluster`` is the Redis adapter ``<kind>`` on a ``RedisCluster`` client."""
+    kind = kind.removesuffix("@cluster")
     if kind == "memory":
         return None
     if kind == "postgres":
@@ -69,6 +85,7 @@ def adapter_factory(
             redis_client, channel_prefix=prefix, requests_timeout=REQUESTS_TIMEOUT
         )
     if kind == "streams":
+        assert isinstance(redis_client, Redis), "the streams adapter takes one Redis"
         return redis_streams.create_adapter(
             redis_client,
             stream_name=prefix,
@@ -185,22 +202,26 @@ async def start_cluster(
     size: int = 3,
     postgres_dsn: str | None = None,
     **server_options: Any,
-) -> tuple[Cluster, list[Redis]]:
+) -> tuple[Cluster, list[Redis | RedisCluster]]:
     """Start ``size`` servers (one for the in-memory adapter) sharing a fresh prefix in Redis (or
     PostgreSQL)."""
     prefix = f"t{secrets.token_hex(4)}"
     bus = cluster_adapter.InProcessBus()
     server_options.setdefault("ping_interval", 1.0)
     server_options.setdefault("ping_timeout", 1.0)
-    clients: list[Redis] = []
+    clients: list[Redis | RedisCluster] = []
     nodes: list[Server] = []
     urls: list[str] = []
     count = 1 if kind == "memory" else size
     for _ in range(count):
-        client = None
+        client: Redis | RedisCluster | None = None
         if kind in ("redis", "sharded", "streams"):
             assert redis_url is not None
             client = Redis.from_url(redis_url)
+            clients.append(client)
+        elif kind.endswith("@cluster"):
+            assert redis_url is not None
+            client = RedisCluster.from_url(redis_url)
             clients.append(client)
         adapter = adapter_factory(kind, client, prefix, bus, postgres_dsn)
         io = Server(adapter=adapter, **server_options) if adapter else Server(**server_options)

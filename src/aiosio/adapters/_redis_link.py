@@ -313,7 +313,12 @@ class RedisLink:
                 for kind, handlers in self._handlers.items():
                     if handlers:
                         self._unconfirmed += len(handlers)
-                        await conn.send_command(_SUBSCRIBE[kind], *handlers, check_health=False)
+                        if kind == "shard":
+                            # a Redis Cluster takes the shard channels of one slot per SSUBSCRIBE
+                            for name in list(handlers):
+                                await conn.send_command("SSUBSCRIBE", name, check_health=False)
+                        else:
+                            await conn.send_command(_SUBSCRIBE[kind], *handlers, check_health=False)
                 self._sub_conn = conn
                 if down:
                     count = sum(len(handlers) for handlers in self._handlers.values())
