@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from aiosio.server import RemoteSocket, Server, Socket
 from tests.server.node import NodeClients, requires_node
@@ -56,7 +56,9 @@ def join_from_auth(socket: Socket) -> None:
     socket.join(auth.get("rooms", []))
 
 
-@pytest.fixture(params=["redis", "sharded", "streams", "postgres"])
+@pytest.fixture(
+    params=["redis", "sharded", "streams", "postgres", "redis@cluster", "sharded@cluster"]
+)
 async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
     kind: str = request.param
     prefix = f"t{secrets.token_hex(4)}"
@@ -64,6 +66,10 @@ async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
         url: str = request.getfixturevalue("postgres_dsn")
         client = None
         adapter = adapter_factory(kind, None, prefix, None, url)
+    elif kind.endswith("@cluster"):
+        url = request.getfixturevalue("redis_cluster_url")
+        client = RedisCluster.from_url(url)
+        adapter = adapter_factory(kind, client, prefix, None)
     else:
         url = request.getfixturevalue("redis_url")
         client = Redis.from_url(url)
@@ -226,7 +232,7 @@ async def test_server_side_emit_both_ways(mixed: Mixed) -> None:
     await eventually(lambda: len(received) == 2)
     # the classic Node adapter sends server-side events as JSON: a Buffer arrives in its JSON form
     # (the PostgreSQL one stores binary as a msgpack attachment)
-    blob = {"type": "Buffer", "data": [1]} if mixed.kind == "redis" else b"\x01"
+    blob = {"type": "Buffer", "data": [1]} if mixed.kind.startswith("redis") else b"\x01"
     assert received == [[3], ["x", blob]]
 
 

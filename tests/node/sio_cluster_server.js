@@ -5,7 +5,7 @@
 "use strict";
 
 const http = require("http");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 const { Server } = require("socket.io");
 const { emit: out, toWire, fromWire, driverError, onDriverCommands } = require("./lines");
 
@@ -47,12 +47,16 @@ async function main() {
       heartbeatTimeout: 2000,
       requestsTimeout: 1000,
     });
+  } else if (kind.endsWith("@cluster")) {
+    pub = createCluster({ rootNodes: [{ url: redisUrl }] });
+    pub.on("error", () => {});
+    await pub.connect();
   } else {
     pub = createClient({ url: redisUrl });
     pub.on("error", () => {});
     await pub.connect();
   }
-  if (kind === "redis") {
+  if (kind === "redis" || kind === "redis@cluster") {
     const sub = pub.duplicate();
     sub.on("error", () => {});
     await sub.connect();
@@ -60,7 +64,7 @@ async function main() {
       key: prefix,
       requestsTimeout: 1000,
     });
-  } else if (kind === "sharded") {
+  } else if (kind === "sharded" || kind === "sharded@cluster") {
     const sub = pub.duplicate();
     sub.on("error", () => {});
     await sub.connect();
