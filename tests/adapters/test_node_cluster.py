@@ -62,9 +62,9 @@ def join_from_auth(socket: Socket) -> None:
 async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
     kind: str = request.param
     prefix = f"t{secrets.token_hex(4)}"
+    client: Redis | RedisCluster | None = None
     if kind == "postgres":
         url: str = request.getfixturevalue("postgres_dsn")
-        client = None
         adapter = adapter_factory(kind, None, prefix, None, url)
     elif kind.endswith("@cluster"):
         url = request.getfixturevalue("redis_cluster_url")
