@@ -9,6 +9,7 @@
   private server started for the run from the Debian binaries).
 * ``postgres_server``: a :class:`~tests.support.postgres.PostgresServer` of this test's own, to stop/start.
 * ``redis_cluster_url`` (session): a three-master Redis Cluster started for the run.
+* ``redis_sentinel``: a master + replica + sentinel of this test's own, to fail over.
 * ``redis_server``: a :class:`~tests.support.redis.RedisServer` of this test's own, to kill/restart.
 * ``host_kind``: "embedded" and "asgi" (plus "reference" for engine tests with AIOSIO_REFERENCE=1).
 * ``serve``: ``running = await serve(server)`` hosts any aiosio server the ``host_kind`` way.
@@ -34,6 +35,7 @@ from tests.support.ports import free_port as _free_port
 from tests.support.postgres import DEFAULT_DSN, PostgresServer, answers, binaries
 from tests.support.redis import RedisServer, ping
 from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinelSetup
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 #: Also run the engine tests against the Node reference server (checks the expectations).
@@ -147,6 +149,20 @@ def redis_cluster_url() -> Iterator[str]:
         yield cluster.url
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+async def redis_sentinel() -> AsyncIterator[RedisSentinelSetup]:
+    """A master, a replica and a sentinel of this test's own (``await setup.failover()``)."""
+    if not RedisSentinelSetup.available():
+        _missing("redis-server and redis-cli")
+    setup = RedisSentinelSetup()
+    try:
+        await asyncio.to_thread(setup.start)
+    except RuntimeError as exc:
+        _missing(f"a working Redis Sentinel ({exc})")
+    yield setup
+    await asyncio.to_thread(setup.stop)
 
 
 @pytest.fixture

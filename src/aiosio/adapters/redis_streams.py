@@ -170,6 +170,8 @@ class _StreamReader:
                     reply = await conn.read_response(timeout=self.block_ms / 1000 + 5.0)
                     if reply:
                         self._dispatch(reply)
+                    if self.link.is_stale(conn):
+                        raise ConnectionError("Redis Sentinel names a new master")
             except _LINK_ERRORS as exc:
                 if not down:
                     logger.warning(
