@@ -94,10 +94,16 @@ class RedisSentinelSetup:
         link = self.cli(self.replica_port, "INFO", "replication")
         return str(self.replica_port) in replicas and "master_link_status:up" in link
 
-    async def failover(self, timeout: float = 20.0) -> int:  # noqa: ASYNC109 (the documented test API)
-        """``SENTINEL FAILOVER``; returns the new master's port once the sentinel names it."""
+    async def failover(self, timeout: float = 20.0, kill: bool = False) -> int:  # noqa: ASYNC109
+        """``SENTINEL FAILOVER`` (or, with ``kill``, SIGKILL of the master: the sentinel notices after
+        1 s); returns the new master's port once the sentinel names it."""
         old = self.master_address()
-        await asyncio.to_thread(self.cli, self.sentinel_port, "SENTINEL", "FAILOVER", SERVICE)
+        if kill:
+            proc = self._procs[0]  # the master is started first
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+        else:
+            await asyncio.to_thread(self.cli, self.sentinel_port, "SENTINEL", "FAILOVER", SERVICE)
         deadline = time.monotonic() + timeout
         while True:
             new = await asyncio.to_thread(self.master_address)
