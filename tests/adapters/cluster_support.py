@@ -39,6 +39,9 @@ KINDS = (
     "postgres",
     "redis@cluster",
     "sharded@cluster",
+    "redis@valkey",
+    "sharded@valkey",
+    "streams@valkey",
 )
 #: fast heartbeats for the in-process cluster
 BUS_OPTIONS = {
@@ -59,8 +62,9 @@ def adapter_factory(
 ) -> Any:
     """The ``adapter=`` option of a server of the given kind (``None`` for the in-memory default).
 
-    ``<kind>@cluster`` is the Redis adapter ``<kind>`` on a ``RedisCluster`` client."""
-    kind = kind.removesuffix("@cluster")
+    ``<kind>@cluster`` is the Redis adapter ``<kind>`` on a ``RedisCluster`` client, ``<kind>@valkey``
+    the Redis adapter ``<kind>`` on a Valkey server."""
+    kind = kind.removesuffix("@cluster").removesuffix("@valkey")
     if kind == "memory":
         return None
     if kind == "postgres":
@@ -215,7 +219,7 @@ async def start_cluster(
     count = 1 if kind == "memory" else size
     for _ in range(count):
         client: Redis | RedisCluster | None = None
-        if kind in ("redis", "sharded", "streams"):
+        if kind.removesuffix("@valkey") in ("redis", "sharded", "streams"):
             assert redis_url is not None
             client = Redis.from_url(redis_url)
             clients.append(client)

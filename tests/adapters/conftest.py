@@ -19,6 +19,8 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
         postgres_dsn = request.getfixturevalue("postgres_dsn")
     elif kind.endswith("@cluster"):
         redis_url = request.getfixturevalue("redis_cluster_url")
+    elif kind.endswith("@valkey"):
+        redis_url = request.getfixturevalue("valkey_url")
     elif kind not in ("memory", "bus"):
         redis_url = request.getfixturevalue("redis_url")
     started, clients = await start_cluster(kind, redis_url, postgres_dsn=postgres_dsn)

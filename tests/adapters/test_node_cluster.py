@@ -57,7 +57,17 @@ def join_from_auth(socket: Socket) -> None:
 
 
 @pytest.fixture(
-    params=["redis", "sharded", "streams", "postgres", "redis@cluster", "sharded@cluster"]
+    params=[
+        "redis",
+        "sharded",
+        "streams",
+        "postgres",
+        "redis@cluster",
+        "sharded@cluster",
+        "redis@valkey",
+        "sharded@valkey",
+        "streams@valkey",
+    ]
 )
 async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
     kind: str = request.param
@@ -71,7 +81,7 @@ async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
         client = RedisCluster.from_url(url)
         adapter = adapter_factory(kind, client, prefix, None)
     else:
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue("valkey_url" if kind.endswith("@valkey") else "redis_url")
         client = Redis.from_url(url)
         adapter = adapter_factory(kind, client, prefix, None)
     io = Server(adapter=adapter, ping_interval=1, ping_timeout=1)

@@ -9,7 +9,9 @@ const { createClient, createCluster } = require("redis");
 const { Server } = require("socket.io");
 const { emit: out, toWire, fromWire, driverError, onDriverCommands } = require("./lines");
 
-const [kind, redisUrl, prefix, recovery] = process.argv.slice(2);
+// "<kind>@valkey": the same adapter on a Valkey server
+const [rawKind, redisUrl, prefix, recovery] = process.argv.slice(2);
+const kind = rawKind.replace(/@valkey$/, "");
 
 function target(io, cmd) {
   let op = io.of(cmd.nsp || "/");
