@@ -1,6 +1,6 @@
 """CPU per cross-server emit, for each adapter: ``io.to(room).emit()`` with nobody in the room.
 
-    .venv/bin/python bench/adapter_emit.py [N] [memory,redis,sharded,postgres]
+    .venv/bin/python bench/adapter_emit.py [N] [memory,redis,sharded,streams,postgres]
 
 One aiosio server (uvloop) per adapter emits ``N`` events to an empty room, then waits until the engine
 acknowledged every message (Redis: the replies; PostgreSQL: the statements). Reported: this process's
@@ -20,7 +20,7 @@ import uvloop
 from redis.asyncio import Redis
 
 from aiosio import Server
-from aiosio.adapters import postgres
+from aiosio.adapters import postgres, redis_streams
 from aiosio.adapters import redis as redis_adapter
 from aiosio.adapters._pg_link import PostgresLink
 from aiosio.adapters._redis_link import RedisLink
@@ -44,12 +44,14 @@ async def measure(kind: str) -> float:
     if kind == "postgres":
         link = PostgresLink(PG, max_buffer=N + 100)
         adapter: Any = postgres.create_adapter(link, channel_prefix=prefix)
-    elif kind in ("redis", "sharded"):
+    elif kind in ("redis", "sharded", "streams"):
         link = RedisLink(Redis.from_url(REDIS), max_buffer=N + 100)
         if kind == "redis":
             adapter = redis_adapter.create_adapter(link, key=prefix)
-        else:
+        elif kind == "sharded":
             adapter = redis_adapter.create_sharded_adapter(link, channel_prefix=prefix)
+        else:
+            adapter = redis_streams.create_adapter(link, stream_name=prefix, channel_prefix=prefix)
     io = Server(adapter=adapter) if kind != "memory" else Server()
     await io.listen(0, "127.0.0.1")
     await asyncio.sleep(0.5)
@@ -65,9 +67,8 @@ async def measure(kind: str) -> float:
 
 
 async def main() -> None:
-    kinds = (
-        sys.argv[2].split(",") if len(sys.argv) > 2 else ["memory", "redis", "sharded", "postgres"]
-    )
+    default = ["memory", "redis", "sharded", "streams", "postgres"]
+    kinds = sys.argv[2].split(",") if len(sys.argv) > 2 else default
     for kind in kinds:
         print(f"{kind:9} {await measure(kind):6.1f} us CPU per emit", flush=True)
 
