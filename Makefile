@@ -19,8 +19,8 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The deployment test drives a real nginx; as root on Debian we install it, elsewhere that test says
-# how (it fails under CI=true without nginx).
+# The deployment test drives a real nginx, the PostgreSQL adapter tests a real PostgreSQL; as root on
+# Debian we install them, elsewhere those tests say how (they fail under CI=true without them).
 $(SYSTEM_STAMP): $(STAMP)
 	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -28,6 +28,15 @@ $(SYSTEM_STAMP): $(STAMP)
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	  else \
 	    echo "nginx is not installed: install it (apt-get install nginx) to run the deployment test"; \
+	  fi; \
+	fi
+	@# The PostgreSQL adapter tests start private servers from the Debian binaries (initdb, postgres).
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (Debian package) for the PostgreSQL adapter tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL is not installed: install it (apt-get install postgresql) for the adapter tests"; \
 	  fi; \
 	fi
 	touch $@
