@@ -33,8 +33,9 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The deployment test drives a real nginx and the browser tests Debian's chromium; as root on Debian
-# we install them, elsewhere those tests say how (they fail under CI=true without them).
+# The deployment test drives a real nginx, the browser tests Debian's chromium, the PostgreSQL adapter
+# tests a real PostgreSQL; as root on Debian we install them, elsewhere those tests say how (they fail
+# under CI=true without them).
 $(SYSTEM_STAMP): $(STAMP)
 	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -50,6 +51,15 @@ $(SYSTEM_STAMP): $(STAMP)
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "chromium is not installed: install it (apt-get install chromium) to run the browser tests"; \
+	  fi; \
+	fi
+	@# The PostgreSQL adapter tests start private servers from the Debian binaries (initdb, postgres).
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (Debian package) for the PostgreSQL adapter tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL is not installed: install it (apt-get install postgresql) for the adapter tests"; \
 	  fi; \
 	fi
 	touch $@
@@ -95,7 +105,7 @@ test: lint typecheck docs unit unit-other
 
 # Needs a quiet machine (see docs/benchmarks.md). Smoke run: make bench BENCH_ARGS=--quick
 bench: $(STAMP) $(BENCH_STAMP)
-	$(BIN)/pip install --quiet 'matplotlib>=3.8'
+	$(BIN)/pip install --quiet 'matplotlib>=3.8' 'psycopg[binary]>=3.1'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Coverage-guided fuzzing (atheris): FUZZ_RUNS inputs for each target; crashes land in fuzz/crashes/.

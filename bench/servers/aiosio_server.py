@@ -3,6 +3,9 @@
 python aiosio_server.py --port 3000          # embedded server
 python aiosio_server.py --port 3000 --asgi   # io.asgi_app() on uvicorn
 python aiosio_server.py --port 3000 --async-handlers   # echo handlers as ``async def``
+python aiosio_server.py --port 3000 --adapter sharded --url redis://127.0.0.1:6379 --prefix b1
+                                             # one node of a cluster (redis, sharded, streams,
+                                             # postgres with a postgresql:// URL)
 """
 
 from __future__ import annotations
@@ -18,14 +21,42 @@ from _uvicorn import add_uvicorn_args, serve_asgi
 import aiosio
 
 
+def make_adapter(kind: str, url: str, prefix: str) -> Any:
+    """The ``adapter=`` of one cluster node (``None`` for the in-memory default)."""
+    if kind == "memory":
+        return None
+    if kind == "postgres":
+        from aiosio.adapters import postgres
+
+        return postgres.create_adapter(url, channel_prefix=prefix)
+    from redis.asyncio import Redis
+
+    from aiosio.adapters import redis as redis_adapter
+    from aiosio.adapters import redis_streams
+
+    client = Redis.from_url(url)
+    if kind == "redis":
+        return redis_adapter.create_adapter(client, key=prefix)
+    if kind == "sharded":
+        return redis_adapter.create_sharded_adapter(client, channel_prefix=prefix)
+    if kind == "streams":
+        return redis_streams.create_adapter(client, stream_name=prefix, channel_prefix=prefix)
+    raise ValueError(f"unknown adapter {kind!r}")
+
+
 def build(
-    async_handlers: bool = False, metrics: bool = False, max_write_buffer_size: int | None = None
+    async_handlers: bool = False,
+    metrics: bool = False,
+    max_write_buffer_size: int | None = None,
+    adapter: Any = None,
 ) -> aiosio.Server:
-    """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``, and
-    Prometheus metrics when ``metrics``)."""
+    """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``,
+    Prometheus metrics when ``metrics``, and the given cluster ``adapter``)."""
     options: dict[str, Any] = {}
     if max_write_buffer_size is not None:
         options["max_write_buffer_size"] = max_write_buffer_size
+    if adapter is not None:
+        options["adapter"] = adapter
     io = aiosio.Server(**options)
     if metrics:
         from aiosio.metrics import Metrics
@@ -56,9 +87,19 @@ def build(
     return io
 
 
+def build_from(args: argparse.Namespace) -> aiosio.Server:
+    """The server the command line asks for."""
+    return build(
+        args.async_handlers,
+        args.metrics,
+        args.max_write_buffer_size,
+        make_adapter(args.adapter, args.url, args.prefix),
+    )
+
+
 async def serve_embedded(host: str, port: int, args: argparse.Namespace) -> None:
     """Run the embedded server until SIGTERM/SIGINT."""
-    io = build(args.async_handlers, args.metrics, args.max_write_buffer_size)
+    io = build_from(args)
     bound = await io.listen(port, host)
     sys.stdout.write(f"LISTENING {bound}\n")
     sys.stdout.flush()
@@ -79,12 +120,13 @@ def main() -> None:
     parser.add_argument("--async-handlers", action="store_true", help="async def echo handlers")
     parser.add_argument("--metrics", action="store_true", help="count Prometheus metrics")
     parser.add_argument("--max-write-buffer-size", type=int, default=None)
+    parser.add_argument("--adapter", default="memory", help="redis, sharded, streams, postgres")
+    parser.add_argument("--url", default="redis://127.0.0.1:6379", help="the adapter's server")
+    parser.add_argument("--prefix", default="socket.io", help="the adapter's channel prefix")
     add_uvicorn_args(parser)
     args = parser.parse_args()
     if args.asgi:
-        serve_asgi(
-            build(args.async_handlers, args.metrics, args.max_write_buffer_size).asgi_app(), args
-        )
+        serve_asgi(build_from(args).asgi_app(), args)
         return
     main_coro = serve_embedded(args.host, args.port, args)
     if args.no_uvloop:

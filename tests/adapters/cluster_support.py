@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from aiosio.adapters import cluster as cluster_adapter
+from aiosio.adapters import postgres, redis_streams
 from aiosio.adapters import redis as redis_adapter
-from aiosio.adapters import redis_streams
 from aiosio.server import Server
 
 from .cold_start import wait_until_joined
@@ -32,7 +32,19 @@ __all__ = [
 ]
 
 #: every adapter the contract suite runs against
-KINDS = ("memory", "bus", "redis", "sharded", "streams")
+KINDS = (
+    "memory",
+    "bus",
+    "redis",
+    "sharded",
+    "streams",
+    "postgres",
+    "redis@cluster",
+    "sharded@cluster",
+    "redis@valkey",
+    "sharded@valkey",
+    "streams@valkey",
+)
 #: fast heartbeats for the in-process cluster
 BUS_OPTIONS = {
     "heartbeat_interval": 0.2,
@@ -43,10 +55,30 @@ REQUESTS_TIMEOUT = 1.0
 WAIT = 5.0
 
 
-def adapter_factory(kind: str, redis_client: Redis | None, prefix: str, bus: Any) -> Any:
-    """The ``adapter=`` option of a server of the given kind (``None`` for the in-memory default)."""
+def adapter_factory(
+    kind: str,
+    redis_client: Redis | RedisCluster | None,
+    prefix: str,
+    bus: Any,
+    postgres_dsn: str | None = None,
+) -> Any:
+    """The ``adapter=`` option of a server of the given kind (``None`` for the in-memory default).
+
+    ``<kind>@cluster`` is the Redis adapter ``<kind>`` on a ``RedisCluster`` client, ``<kind>@valkey``
+    the Redis adapter ``<kind>`` on a Valkey server."""
+    kind = kind.removesuffix("@cluster").removesuffix("@valkey")
     if kind == "memory":
         return None
+    if kind == "postgres":
+        assert postgres_dsn is not None
+        # fast heartbeats: PostgreSQL servers know each other by their heartbeats
+        return postgres.create_adapter(
+            postgres_dsn,
+            channel_prefix=prefix,
+            requests_timeout=REQUESTS_TIMEOUT,
+            heartbeat_interval=0.5,
+            heartbeat_timeout=2.0,
+        )
     if kind == "bus":
         return cluster_adapter.create_adapter(bus, requests_timeout=REQUESTS_TIMEOUT, **BUS_OPTIONS)
     assert redis_client is not None
@@ -59,6 +91,7 @@ def adapter_factory(kind: str, redis_client: Redis | None, prefix: str, bus: Any
             redis_client, channel_prefix=prefix, requests_timeout=REQUESTS_TIMEOUT
         )
     if kind == "streams":
+        assert isinstance(redis_client, Redis), "the streams adapter takes one Redis"
         return redis_streams.create_adapter(
             redis_client,
             stream_name=prefix,
@@ -186,24 +219,33 @@ async def eventually(
 
 
 async def start_cluster(
-    kind: str, redis_url: str | None, size: int = 3, **server_options: Any
-) -> tuple[Cluster, list[Redis]]:
-    """Start ``size`` servers (one for the in-memory adapter) sharing a fresh prefix in Redis."""
+    kind: str,
+    redis_url: str | None,
+    size: int = 3,
+    postgres_dsn: str | None = None,
+    **server_options: Any,
+) -> tuple[Cluster, list[Redis | RedisCluster]]:
+    """Start ``size`` servers (one for the in-memory adapter) sharing a fresh prefix in Redis (or
+    PostgreSQL)."""
     prefix = f"t{secrets.token_hex(4)}"
     bus = cluster_adapter.InProcessBus()
     server_options.setdefault("ping_interval", 1.0)
     server_options.setdefault("ping_timeout", 1.0)
-    clients: list[Redis] = []
+    clients: list[Redis | RedisCluster] = []
     nodes: list[Server] = []
     urls: list[str] = []
     count = 1 if kind == "memory" else size
     for _ in range(count):
-        client = None
-        if kind in ("redis", "sharded", "streams"):
+        client: Redis | RedisCluster | None = None
+        if kind.removesuffix("@valkey") in ("redis", "sharded", "streams"):
             assert redis_url is not None
             client = Redis.from_url(redis_url)
             clients.append(client)
-        adapter = adapter_factory(kind, client, prefix, bus)
+        elif kind.endswith("@cluster"):
+            assert redis_url is not None
+            client = RedisCluster.from_url(redis_url)
+            clients.append(client)
+        adapter = adapter_factory(kind, client, prefix, bus, postgres_dsn)
         io = Server(adapter=adapter, **server_options) if adapter else Server(**server_options)
         port = await io.listen(0, "127.0.0.1")
         nodes.append(io)

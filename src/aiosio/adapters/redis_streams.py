@@ -121,9 +121,13 @@ class _StreamReader:
         self.offset: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
+        # a cancellation that lands as a read times out can be swallowed (asyncio.timeout on 3.11):
+        # the loops also check this flag
+        self._stopping = False
 
     async def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             loop = asyncio.get_running_loop()
             self._ready = loop.create_future()
             self._task = loop.create_task(self._run())
@@ -133,6 +137,7 @@ class _StreamReader:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -141,7 +146,7 @@ class _StreamReader:
     async def _run(self) -> None:
         delay = 0.0
         down = False
-        while True:
+        while not self._stopping:
             conn = self.link._new_connection()
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
@@ -156,7 +161,7 @@ class _StreamReader:
                     logger.info("Redis stream reader reconnected; resuming after %s", self.offset)
                     down = False
                 delay = 0.0
-                while True:
+                while not self._stopping:
                     await conn.send_command(
                         "XREAD",
                         "COUNT",
@@ -170,6 +175,8 @@ class _StreamReader:
                     reply = await conn.read_response(timeout=self.block_ms / 1000 + 5.0)
                     if reply:
                         self._dispatch(reply)
+                    if self.link.is_stale(conn):
+                        raise ConnectionError("Redis Sentinel names a new master")
             except _LINK_ERRORS as exc:
                 if not down:
                     logger.warning(
