@@ -5,10 +5,14 @@ the application's ``redis.asyncio.RedisCluster``:
 
 * shard channels (``SSUBSCRIBE`` / ``SPUBLISH`` / ``PUBSUB SHARDNUMSUB``) to the master that owns the
   channel's hash slot, as sharded pub/sub requires;
-* classic channels and patterns (``SUBSCRIBE`` / ``PSUBSCRIBE`` / ``PUBLISH``) to the master of the
-  channel's slot too (any node would do: the cluster bus carries classic messages to every node); this
-  spreads the load. ``PUBSUB NUMSUB`` asks every master and adds the counts up, since a node only
-  counts its own subscribers (as ``@socket.io/redis-adapter`` does with a cluster).
+* classic subscriptions (``SUBSCRIBE`` / ``PSUBSCRIBE``) to the master of the channel's slot (any node
+  would do: the cluster bus carries classic messages to every node), which spreads the load;
+* every classic ``PUBLISH`` of this server through one and the same master: the cluster bus keeps the
+  order of what one node forwards, so a broadcast to a room and a later one to everybody (two
+  channels, one pattern subscription) reach every other server in the order they were sent. Routed
+  by channel slot, they would travel through two nodes and could arrive the other way round.
+* ``PUBSUB NUMSUB`` asks every master and adds the counts up, since a node only counts its own
+  subscribers (as ``@socket.io/redis-adapter`` does with a cluster).
 
 Each master's link is self-healing on its own (see :mod:`aiosio.adapters._redis_link`). The slot map is
 read when the first adapter starts (``RedisCluster.initialize``); slots moved later (resharding, a
@@ -95,11 +99,22 @@ class RedisClusterLink:
         return sum(link.buffered for link in self._links.values())
 
     def send(self, *command: Any) -> Any:
-        """Queue ``PUBLISH`` / ``SPUBLISH channel payload`` on the master of ``channel``."""
+        """Queue ``SPUBLISH channel payload`` on the master of ``channel``, ``PUBLISH`` on this
+        server's publishing master (the same for every classic message, to keep their order)."""
         name = _text(command[0]).upper()
-        if name not in ("PUBLISH", "SPUBLISH"):
-            raise AdapterError(f"{name} is not routed by the Redis Cluster link")
-        return self._link_for(_text(command[1])).send(*command)
+        if name == "SPUBLISH":
+            return self._link_for(_text(command[1])).send(*command)
+        if name == "PUBLISH":
+            return self._publisher().send(*command)
+        raise AdapterError(f"{name} is not routed by the Redis Cluster link")
+
+    def _publisher(self) -> RedisLink:
+        if not self._ready:
+            raise AdapterError("the Redis Cluster link has not read the slot map yet")
+        primaries = sorted(self.client.get_primaries(), key=lambda node: node.name)
+        if not primaries:
+            raise AdapterError("the Redis Cluster has no master")
+        return self._link_for_node(primaries[0])
 
     async def command(self, *args: Any) -> Any:
         """``PUBSUB NUMSUB`` (summed over the masters) or ``PUBSUB SHARDNUMSUB`` (the slot's master)."""
