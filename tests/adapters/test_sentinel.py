@@ -65,7 +65,8 @@ async def test_failover_mid_traffic(
     links = [RedisLink(client, **FAST_RETRY) for client in clients]
     nodes = [Server(adapter=make_adapter(kind, link, prefix)) for link in links]
     urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
-    cluster = Cluster(kind, nodes, urls)
+    master_url = f"redis://127.0.0.1:{redis_sentinel.master_port}"
+    cluster = Cluster(kind, nodes, urls, redis_url=master_url, prefix=prefix)
     stop = asyncio.Event()
     emitted = 0
 
