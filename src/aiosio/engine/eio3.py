@@ -97,7 +97,7 @@ class WebSocketTransportV3(WebSocketTransport):
         try:
             packet = engineio3.decode_packet(data)
         except EngineProtocolError as exc:
-            logger.info("session %s: bad websocket packet: %s", self.socket.id, exc)
+            logger.info("session of %s: bad websocket packet: %s", self.socket.peer, exc)
             if self.probing:
                 self.socket._on_probe_failed(self)
             else:

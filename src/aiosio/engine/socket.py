@@ -231,7 +231,7 @@ class EngineSocket:
                 for observer in observers:
                     observer(data)
             except Exception:
-                logger.exception("session %s: error in a send observer", self.id)
+                logger.exception("session of %s: error in a send observer", self.peer)
         if self._transport.send_message(data, compress) > self.server.max_write_buffer_size:
             self.server._check_buffer(self)
 
@@ -298,7 +298,7 @@ class EngineSocket:
             for fn in observers:
                 fn(data)
         except Exception:
-            logger.exception("session %s: error in an observer", self.id)
+            logger.exception("session of %s: error in an observer", self.peer)
 
     def _on_message(self, data: str | bytes) -> None:
         if self._counting:
@@ -312,7 +312,7 @@ class EngineSocket:
                 for observer in observers:
                     observer(data)
             except Exception:
-                logger.exception("session %s: error in a receive observer", self.id)
+                logger.exception("session of %s: error in a receive observer", self.peer)
         fn = self._message_fn
         if fn is not None:
             try:
