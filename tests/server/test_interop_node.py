@@ -10,6 +10,7 @@ import pytest
 
 from aiosio.exceptions import AckTimeoutError, ConnectRefusedError
 from aiosio.server import Socket
+from tests.support.hosts import ALL_HOST_KINDS
 
 from .conftest import Serve
 from .node import NodeClients, requires_node
@@ -231,3 +232,9 @@ async def test_connection_state_recovery_with_the_official_client(
     assert restored.id == sockets[0].id
     assert restored.rooms == {restored.id, "news"}
     assert restored.data == {"visits": 1}
+
+
+@pytest.fixture(params=ALL_HOST_KINDS)
+def host_kind(request: pytest.FixtureRequest) -> str:
+    """The official client against every host: embedded, uvicorn and hypercorn."""
+    return str(request.param)
