@@ -102,8 +102,10 @@ async def test_restart_reconnects_and_delivers_buffered_emits_once(
     assert socket.connected
     assert socket.id != first_id
     records = await sio.wait_for("record", 5)
-    await asyncio.sleep(0.1)
-    assert [r["args"][0] for r in sio.of("record")] == [0, 1, 2, 3, 4]
+    # A fence: a duplicate of the buffered emits would reach the server before this.
+    socket.emit("record", "fence")
+    await sio.wait_for("record", 6)
+    assert [r["args"][0] for r in sio.of("record")] == [0, 1, 2, 3, 4, "fence"]
     assert records[0]["id"] == socket.id
     attempts = [args[0] for args in journal.args("manager.reconnect_attempt")]
     assert attempts == list(range(1, len(attempts) + 1))

@@ -449,8 +449,8 @@ async def test_websocket_server_close(engine: EngineStarter) -> None:
         await eut.send(sid, "bye")
         await eut.close_socket(sid)
         received = await drain(ws)
-        # The reference just closes the websocket; a close packet first is harmless.
-        assert received in (["4bye"], ["4bye", "1"])
+        # No close packet: the WebSocket just closes, as the reference does.
+        assert received == ["4bye"]
     assert (await eut.expect_event("close", sid=sid))["reason"] == "forced close"
 
 
@@ -494,9 +494,10 @@ async def test_hostile_posts(
     eut = await engine()
     sid, _ = await handshake(http, eut)
     response = await http.post(eut.polling_url(sid), content=body)
-    assert response.status_code in (200, 400)
+    # The POST itself is answered; the session is what closes.
+    assert (response.status_code, response.text) == (200, "ok")
     closed = await eut.expect_event("close", sid=sid)
-    assert closed["reason"] in ("parse error", "transport error")
+    assert closed["reason"] == "parse error"
     if not eut.is_reference:
         assert any(r.name.startswith("aiosio") for r in caplog.records), "no log line"
     # Another session works.
@@ -518,7 +519,7 @@ async def test_bad_base64_closes_session(
         skip_reference("Node's base64 decoder skips bad characters; aiosio refuses the payload")
     sid, _ = await handshake(http, eut)
     response = await http.post(eut.polling_url(sid), content=body)
-    assert response.status_code in (200, 400)
+    assert (response.status_code, response.text) == (200, "ok")
     assert (await eut.expect_event("close", sid=sid))["reason"] == "parse error"
     assert any(r.name.startswith("aiosio") for r in caplog.records), "no log line"
     assert not eut.log.seen(lambda ev: ev["event"] == "message" and isinstance(ev["data"], bytes))
