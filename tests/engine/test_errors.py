@@ -322,13 +322,14 @@ async def test_oversize_post(engine: EngineStarter, http: httpx.AsyncClient) -> 
 
 
 async def test_heartbeat_over_polling(engine: EngineStarter, http: httpx.AsyncClient) -> None:
-    eut = await engine(ping_interval=0.1, ping_timeout=0.2)
+    # A short interval for quick pings; a timeout a loaded machine's pong round trip fits in.
+    eut = await engine(ping_interval=0.1, ping_timeout=1.0)
     sid, _ = await handshake(http, eut)
     for _ in range(3):
         response = await http.get(eut.polling_url(sid))
         assert response.text == "2"
         assert (await http.post(eut.polling_url(sid), content="3")).text == "ok"
-    closed = await eut.expect_event("close", sid=sid, timeout=3.0)
+    closed = await eut.expect_event("close", sid=sid, timeout=5.0)
     assert closed["reason"] == "ping timeout"
 
 

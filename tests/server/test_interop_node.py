@@ -132,8 +132,9 @@ async def test_rooms_except_and_broadcast_acks(serve: Serve, node: NodeClients) 
     answers = await io.to("team-1").timeout(5).emit_with_ack("poll")
     assert sorted(answers) == ["yes-a", "yes-b"]
     # one client does not answer: a timeout with the partial answers
+    # (the timeout leaves the two fast answers time to arrive on a loaded machine)
     with pytest.raises(AckTimeoutError) as info:
-        await io.timeout(0.3).emit_with_ack("poll")
+        await io.timeout(1.5).emit_with_ack("poll")
     assert sorted(info.value.responses) == ["yes-a", "yes-b"]
 
 

@@ -433,7 +433,7 @@ async def test_broadcast_ack_timeout_gives_partial_responses() -> None:
     io = make_server()
     sockets = connected(io)
     wires = [await client(io) for _ in range(3)]
-    future = io.timeout(0.05).emit_with_ack("question")
+    future = io.timeout(0.5).emit_with_ack("question")  # room for the one answer under load
     head, _ = packet(str(await wires[0].recv()))
     wires[0].send(f"3{head[1:]}[7]")
     with pytest.raises(AckTimeoutError) as info:
