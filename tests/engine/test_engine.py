@@ -297,6 +297,46 @@ async def test_messages_buffered_during_upgrade_go_out_on_the_websocket() -> Non
     assert await ws.recv() == "4during"
 
 
+async def test_a_get_mid_upgrade_is_held_until_the_upgrade_settles() -> None:
+    eng = EngineServer()
+    rec = Recorder(eng)
+    sid, _ = await open_polling(eng)
+    ws = FakeWebSocket()
+    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
+    ws.client_send("2probe")
+    assert await ws.recv() == "3probe"
+    # A GET that the host hands over before the client's "5": the "5" answers it 400 ...
+    racing = Responder()
+    eng.handle_request(request("GET", f"{Q}&sid={sid}"), racing)
+    rec.sockets[0].send("during")  # held too: it may belong on the WebSocket
+    assert not racing.future.done()
+    ws.client_send("5")
+    refused = await racing.get()
+    assert refused.status == 400
+    assert json.loads(refused.body) == {"code": 3, "message": "Bad request"}
+    assert await ws.recv() == "4during"
+    assert rec.sockets[0].transport == "websocket"
+    assert rec.closes == []
+
+
+async def test_a_get_mid_upgrade_without_the_upgrade_packet_gets_a_noop() -> None:
+    eng = EngineServer()
+    Recorder(eng)
+    sid, _ = await open_polling(eng)
+    ws = FakeWebSocket()
+    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
+    ws.client_send("2probe")
+    assert await ws.recv() == "3probe"
+    # A poll the client had in flight: released within the reference's 100 ms check interval.
+    started = asyncio.get_running_loop().time()
+    held = await call(eng, request("GET", f"{Q}&sid={sid}"))
+    assert (held.status, held.body) == (200, b"6")
+    assert asyncio.get_running_loop().time() - started >= 0.09
+    ws.client_send("5")
+    late = await call(eng, request("GET", f"{Q}&sid={sid}"))
+    assert late.status == 400
+
+
 async def test_a_bad_probe_abandons_the_upgrade_only() -> None:
     eng = EngineServer()
     rec = Recorder(eng, echo=True)

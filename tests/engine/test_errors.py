@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import random
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,8 +18,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from aiosio.engine.server import EngineServer
 from tests.conftest import EngineStarter
 from tests.support.engine import EngineUnderTest
+from tests.support.hosts import start_host
 from tests.support.requires import skip_reference
 
 RS = "\x1e"
@@ -415,6 +418,94 @@ async def test_after_upgrade_polling_is_refused_and_second_websocket_closed(
     finally:
         await ws.close()
     assert (await eut.expect_event("close", sid=sid))["reason"] == "transport close"
+
+
+#: Enough repetitions to catch an ordering gap that lost most runs.
+UPGRADE_RACE_RUNS = 30
+
+
+def dechunk(body: bytes) -> bytes:
+    """A chunked HTTP/1.1 body's data."""
+    data = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        data, body = data + body[:size], body[size + 2 :]
+    return data
+
+
+async def polling_right_after_the_upgrade_packet(
+    http: httpx.AsyncClient,
+    polling_url: Callable[[str | None], str],
+    websocket_url: Callable[[str], str],
+) -> None:
+    """Upgrade, then a GET written right after the ``5``: it must get 400, the session lives on.
+
+    The ``5`` travels on the WebSocket and the GET on another connection, written before this
+    task yields, so both reach the server together: a host may hand the engine the GET first.
+    """
+    for _ in range(UPGRADE_RACE_RUNS):
+        response = await http.get(polling_url(None))
+        sid = json.loads(response.text[1:])["sid"]
+        target = urllib.parse.urlsplit(polling_url(sid))
+        reader, writer = await asyncio.open_connection(target.hostname, target.port)
+        try:
+            async with connect(websocket_url(sid)) as ws:
+                await ws.send("2probe")
+                assert await recv(ws) == "3probe"
+                await ws.send("5")
+                writer.write(
+                    f"GET {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
+                async with asyncio.timeout(5):
+                    answer = await reader.read()
+                head, _, body = answer.partition(b"\r\n\r\n")
+                assert head.split(b"\r\n")[0] == b"HTTP/1.1 400 Bad Request", answer
+                assert json.loads(dechunk(body) if b"chunked" in head.lower() else body) == {
+                    "code": 3,
+                    "message": "Bad request",
+                }
+                await ws.send("4still here")  # the session lives on, over the WebSocket
+                await ws.send("2")  # a ping from the client is an error: proves "4" went first
+                with pytest.raises(ConnectionClosed):
+                    await recv(ws)
+        finally:
+            writer.close()
+
+
+async def test_polling_right_after_the_upgrade_packet_is_refused(
+    engine: EngineStarter, http: httpx.AsyncClient
+) -> None:
+    eut = await engine()
+    await polling_right_after_the_upgrade_packet(
+        http, lambda sid: eut.polling_url(sid) if sid else eut.polling_url(), eut.websocket_url
+    )
+    for _ in range(UPGRADE_RACE_RUNS):
+        message = await eut.expect_event("message")
+        assert message["data"] == "still here"
+        closed = await eut.expect_event("close", sid=message["sid"])
+        assert closed["reason"] == "transport error"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's legacy websockets module
+@pytest.mark.parametrize("uvicorn_ws", ["websockets", "websockets-sansio", "wsproto"])
+async def test_polling_right_after_the_upgrade_packet_under_each_uvicorn_websocket(
+    http: httpx.AsyncClient, uvicorn_ws: str
+) -> None:
+    server = EngineServer()
+    host = await start_host("asgi", server, uvicorn_ws=uvicorn_ws)
+    base = f"{host.base_url}/engine.io/?EIO=4&transport=polling"
+    try:
+        await polling_right_after_the_upgrade_packet(
+            http,
+            lambda sid: base + (f"&sid={sid}" if sid else ""),
+            lambda sid: f"{host.ws_base_url}/engine.io/?EIO=4&transport=websocket&sid={sid}",
+        )
+    finally:
+        await host.close()
 
 
 async def test_bad_probe_abandons_upgrade(engine: EngineStarter, http: httpx.AsyncClient) -> None:

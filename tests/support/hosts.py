@@ -98,8 +98,10 @@ class _QuietUvicorn(uvicorn.Server):
         yield
 
 
-async def start_host(kind: str, server: Listenable) -> RunningHost:
-    """Serve ``server`` the ``kind`` way ("embedded", "asgi") on a free port, once it listens."""
+async def start_host(kind: str, server: Listenable, *, uvicorn_ws: str = "auto") -> RunningHost:
+    """Serve ``server`` the ``kind`` way ("embedded", "asgi", "hypercorn") on a free port, once it
+    listens. ``uvicorn_ws`` picks uvicorn's WebSocket implementation ("websockets", "wsproto", ...).
+    """
     if kind == "embedded":
         port = await server.listen(0, "127.0.0.1")
         return RunningHost(kind, server, port)
@@ -113,6 +115,7 @@ async def start_host(kind: str, server: Listenable) -> RunningHost:
         host="127.0.0.1",
         port=port,
         lifespan="on",
+        ws=uvicorn_ws,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=1,
