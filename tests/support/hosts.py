@@ -1,8 +1,8 @@
 """Run a server under test on a free loopback port: embedded, or its ASGI app under uvicorn or hypercorn.
 
 Works for anything with ``await listen(port, host) -> int``, ``asgi_app()`` and ``await close()``:
-the Engine.IO server and the Socket.IO server. ASGI hosts run with their lifespan on, so the app's
-lifespan starts the server as it does in production.
+the Engine.IO server and the Socket.IO server. ASGI hosts run the app's lifespan, so it starts the
+server as it does in production.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ async def start_host(kind: str, server: Listenable, *, uvicorn_ws: str = "auto")
         server.asgi_app(),
         host="127.0.0.1",
         port=port,
-        lifespan="on",
+        lifespan="auto",  # runs the app's lifespan; an app without one still starts
         ws=uvicorn_ws,
         log_level="warning",
         access_log=False,
