@@ -14,6 +14,7 @@ import pytest
 
 from aiosio.server import Server
 from tests.support.hosts import RunningHost, start_host
+from tests.support.requires import require_node
 
 from .node import NodeClients
 
@@ -41,6 +42,7 @@ async def serve(host_kind: str) -> AsyncIterator[Serve]:
 @pytest.fixture
 async def node() -> AsyncIterator[NodeClients]:
     """A Node process driving official socket.io-client sockets."""
+    require_node("socket.io-client", "socket.io-msgpack-parser")
     clients = await NodeClients.start()
     yield clients
     await clients.close()
