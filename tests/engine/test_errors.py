@@ -491,7 +491,7 @@ async def test_polling_right_after_the_upgrade_packet_is_refused(
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's legacy websockets module
-@pytest.mark.parametrize("uvicorn_ws", ["websockets", "websockets-sansio", "wsproto"])
+@pytest.mark.parametrize("uvicorn_ws", ["websockets", "wsproto"])  # "auto" is the asgi host
 async def test_polling_right_after_the_upgrade_packet_under_each_uvicorn_websocket(
     http: httpx.AsyncClient, uvicorn_ws: str
 ) -> None:
