@@ -35,7 +35,10 @@ def main() -> int:
     try:
         for run in range(1, options.runs + 1):
             started = time.monotonic()
-            print(f"== stress run {run}/{options.runs} (one core kept busy by pid {busy.pid})")
+            print(
+                f"== stress run {run}/{options.runs} (one core kept busy by pid {busy.pid})",
+                flush=True,
+            )
             result = subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-rfE", *options.pytest_args],
                 stdout=subprocess.PIPE,
@@ -44,9 +47,11 @@ def main() -> int:
                 check=False,
             )
             tail = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
-            print(f"   {tail[0]} [{time.monotonic() - started:.0f} s]")
+            print(f"   {tail[0]} [{time.monotonic() - started:.0f} s]", flush=True)
             found = FAILED.findall(result.stdout)
             failures.extend((run, name) for _, name in found)
+            for _, name in found:
+                print(f"   failed: {name}", flush=True)
             if result.returncode != 0 and not found:
                 failures.append((run, f"pytest exited with {result.returncode}"))
                 print(result.stdout[-3000:])
