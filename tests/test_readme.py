@@ -56,13 +56,16 @@ async def readme_server(tmp_path: Path) -> AsyncIterator[tuple[int, asyncio.subp
 
 
 async def _python_socketio_client(port: int) -> socketio.AsyncClient:
-    client = socketio.AsyncClient()
-    async with asyncio.timeout(10):
+    """A python-socketio client connected once the server listens (a fresh client per attempt: one
+    whose connect failed is not reused)."""
+    async with asyncio.timeout(20):
         while True:
+            client = socketio.AsyncClient()
             try:
-                await client.connect(f"http://127.0.0.1:{port}", wait_timeout=2)
+                await client.connect(f"http://127.0.0.1:{port}", wait_timeout=5)
                 return client
             except socketio.exceptions.ConnectionError:
+                await client.disconnect()
                 await asyncio.sleep(0.05)
 
 
