@@ -15,7 +15,7 @@ find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1
 DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 OTHER_VERSIONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),$(SUPPORTED)),$(if $(call find_python,$(v)),$(v)))
 
-.PHONY: run test lint typecheck unit unit-other docs dist bench fuzz soak clean
+.PHONY: run test test-stress lint typecheck unit unit-other docs dist bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +102,13 @@ unit-other: $(foreach v,$(OTHER_VERSIONS),.venv-$(v)/.installed) $(NODE_STAMP) $
 
 test: lint typecheck docs unit unit-other
 	@echo "== passed on Python $(DEFAULT_VERSION) $(OTHER_VERSIONS) (supported: $(SUPPORTED))"
+
+# The suite STRESS_RUNS times in a row (default Python) while another process keeps one core busy;
+# lists every failure of every run. Narrow it with STRESS_ARGS, e.g. STRESS_ARGS="tests/client".
+STRESS_RUNS ?= 5
+STRESS_ARGS ?=
+test-stress: $(STAMP) $(NODE_STAMP) $(SYSTEM_STAMP)
+	$(BIN)/python tests/stress.py --runs $(STRESS_RUNS) -- $(STRESS_ARGS)
 
 # Needs a quiet machine (see docs/benchmarks.md). Smoke run: make bench BENCH_ARGS=--quick
 bench: $(STAMP) $(BENCH_STAMP)

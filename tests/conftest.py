@@ -31,14 +31,14 @@ import pytest
 
 from tests.support.engine import EngineUnderTest, start_engine
 from tests.support.hosts import HOST_KINDS, RunningHost, start_host
-from tests.support.node import REPO_ROOT, NodeProcess
+from tests.support.node import NodeProcess
 from tests.support.ports import free_port as _free_port
 from tests.support.postgres import DEFAULT_DSN, PostgresServer, answers, binaries
 from tests.support.redis import RedisServer, ping, valkey_server_binary
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_sentinel import RedisSentinelSetup
+from tests.support.requires import IN_CI, REFERENCE_SKIP, missing, require_node
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 #: Also run the engine tests against the Node reference server (checks the expectations).
 WITH_REFERENCE = os.environ.get("AIOSIO_REFERENCE", "") not in ("", "0")
 
@@ -49,10 +49,35 @@ EngineStarter = Callable[..., Awaitable[EngineUnderTest]]
 Server = Callable[[Any], Awaitable[RunningHost]]
 
 
-def _missing(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI")
-    pytest.skip(f"{what} is not available")
+_missing = missing
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under ``CI=true`` a skipped test is a failed one, unless it is about the reference mode."""
+    report: pytest.TestReport = yield
+    if IN_CI and report.skipped and not _reference_skip(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true (every skip fails the run): {report.longrepr}"
+    return report
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """Under ``CI=true`` a module skipped at collection fails the run too."""
+    if IN_CI and report.skipped and not _reference_skip(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"collection skipped under CI=true: {report.longrepr}"
+
+
+def _reference_skip(longrepr: object) -> bool:
+    # A skip's longrepr is (path, line, "Skipped: <reason>").
+    return isinstance(longrepr, tuple) and REFERENCE_SKIP in str(longrepr[-1])
+
+
+@pytest.fixture
+def node_required() -> None:
+    """Node and the official client/server packages (``requires_node`` uses this)."""
+    require_node("socket.io-client", "socket.io", "engine.io-client")
 
 
 @pytest.fixture
@@ -64,10 +89,7 @@ def free_port() -> int:
 @pytest.fixture
 async def node() -> AsyncIterator[NodeStarter]:
     """Start Node peer scripts from tests/node; all are stopped at teardown."""
-    if shutil.which("node") is None:
-        _missing("node")
-    if not (REPO_ROOT / "node_modules" / "engine.io-client").is_dir():
-        _missing("node_modules (run `npm ci`)")
+    require_node("engine.io-client")
     started: list[NodeProcess] = []
 
     async def start(script: str, *args: str) -> NodeProcess:
@@ -237,8 +259,8 @@ def engine_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def engine(engine_kind: str) -> AsyncIterator[EngineStarter]:
     """``eut = await engine(**options)``: an Engine.IO server under test, stopped at teardown."""
-    if engine_kind == "reference" and shutil.which("node") is None:
-        _missing("node")
+    if engine_kind == "reference":
+        require_node("engine.io")
     started: list[EngineUnderTest] = []
 
     async def start(**options: Any) -> EngineUnderTest:

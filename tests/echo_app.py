@@ -79,6 +79,6 @@ class EchoApp:
         self.requests.append(request)
         self.got_request.set()
         if "reject" in request.query:
-            connection.reject(Response(403, [("content-type", "text/plain")], b"go away"))
+            connection.reject(Response(401, [("content-type", "text/plain")], b"go away"))
             return
         connection.accept(EchoHandler(self, connection))

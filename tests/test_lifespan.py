@@ -28,7 +28,7 @@ from aiosio.adapters.emitter import Emitter
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.adapters.redis import create_adapter
 from aiosio.client import Manager
-from tests.support.ports import free_port
+from tests.support.ports import free_port, wait_listening
 
 
 def module_level_server(redis_url: str, key: str) -> aiosio.Server:
@@ -141,6 +141,8 @@ async def test_hypercorn_lifespan(redis_url: str) -> None:
         async with asyncio.timeout(10):
             while await subscribers(redis_url, key) == 0:  # noqa: ASYNC110 - Redis has no event for it
                 await asyncio.sleep(0.02)
+        # hypercorn binds its socket only after the lifespan start-up has completed.
+        await wait_listening(port)
         await emitter_reaches_a_client(redis_url, key, port)
     finally:
         shutdown.set()

@@ -312,7 +312,7 @@ async def test_engine_rejects_upgrade(server: EmbeddedServer) -> None:
     with pytest.raises(InvalidStatus) as info:
         async with websockets.connect(ws_url(server, "reject=1")):
             pass
-    assert info.value.response.status_code == 403
+    assert info.value.response.status_code == 401
     assert info.value.response.body == b"go away"
 
 

@@ -6,11 +6,10 @@ import json
 import subprocess
 from collections.abc import Callable, Iterator
 
-import pytest
-
 from aiosio.client import Backoff
+from tests.support.requires import require, require_node
 
-from .servers import NODE, ROOT
+from .servers import ROOT
 
 BACKO2 = ROOT / "node_modules" / "socket.io-client" / "build" / "cjs" / "contrib" / "backo2.js"
 
@@ -46,8 +45,9 @@ def test_huge_attempt_counts_stay_at_the_maximum() -> None:
     assert backoff.duration() == 5.0
 
 
-@pytest.mark.skipif(NODE is None or not BACKO2.exists(), reason="npm socket.io-client needed")
 def test_same_delays_as_the_reference_module() -> None:
+    node = require_node("socket.io-client")
+    require(f"{BACKO2} (npm socket.io-client)", BACKO2.exists())
     values = [i / 37 for i in range(37)] * 2
     script = f"""
 const {{ Backoff }} = require({json.dumps(str(BACKO2))});
@@ -61,8 +61,7 @@ for (const [min, max, jitter] of [[1000, 5000, 0.5], [50, 2000, 0.3], [100, 1000
 }}
 console.log(JSON.stringify(out));
 """
-    assert NODE is not None
-    result = subprocess.run([NODE, "-e", script], capture_output=True, text=True, check=True)
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
     expected = [ms / 1000 for ms in json.loads(result.stdout)]
     it = iter(values)
     ours: list[float] = []

@@ -20,8 +20,8 @@ async def test_handshake_values(sio: SioServer, transport: str) -> None:
     await engine.open()
     try:
         assert engine.id is not None
-        assert engine.ping_interval == 0.3
-        assert engine.ping_timeout == 0.2
+        assert engine.ping_interval == 1.0
+        assert engine.ping_timeout == 2.0
         assert engine.max_payload == 1_000_000
         assert engine.upgrades == ([] if transport != "upgrade" else ["websocket"])
         engine.start()

@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 import socketio
 
+from tests.support.requires import IN_CI
+
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 __all__ = ["IN_CI", "ROOT", "Process", "SourceClient"]
 

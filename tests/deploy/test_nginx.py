@@ -16,8 +16,9 @@ import pytest
 
 from tests.adapters.cluster_support import eventually
 from tests.support.ports import free_port
+from tests.support.requires import missing
 
-from .support import IN_CI, Process, SourceClient
+from .support import Process, SourceClient
 
 NODES = 3
 
@@ -68,10 +69,7 @@ def nginx_binary() -> str:
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
     )
     if found is None:
-        message = "nginx is not installed (Debian: apt-get install -y nginx)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("nginx (Debian: apt-get install -y nginx)")
     return found
 
 

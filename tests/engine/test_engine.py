@@ -300,6 +300,46 @@ async def test_messages_buffered_during_upgrade_go_out_on_the_websocket() -> Non
     assert await ws.recv() == "4during"
 
 
+async def test_a_get_mid_upgrade_is_held_until_the_upgrade_settles() -> None:
+    eng = EngineServer()
+    rec = Recorder(eng)
+    sid, _ = await open_polling(eng)
+    ws = FakeWebSocket()
+    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
+    ws.client_send("2probe")
+    assert await ws.recv() == "3probe"
+    # A GET that the host hands over before the client's "5": the "5" answers it 400 ...
+    racing = Responder()
+    eng.handle_request(request("GET", f"{Q}&sid={sid}"), racing)
+    rec.sockets[0].send("during")  # held too: it may belong on the WebSocket
+    assert not racing.future.done()
+    ws.client_send("5")
+    refused = await racing.get()
+    assert refused.status == 400
+    assert json.loads(refused.body) == {"code": 3, "message": "Bad request"}
+    assert await ws.recv() == "4during"
+    assert rec.sockets[0].transport == "websocket"
+    assert rec.closes == []
+
+
+async def test_a_get_mid_upgrade_without_the_upgrade_packet_gets_a_noop() -> None:
+    eng = EngineServer()
+    Recorder(eng)
+    sid, _ = await open_polling(eng)
+    ws = FakeWebSocket()
+    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
+    ws.client_send("2probe")
+    assert await ws.recv() == "3probe"
+    # A poll the client had in flight: released within the reference's 100 ms check interval.
+    started = asyncio.get_running_loop().time()
+    held = await call(eng, request("GET", f"{Q}&sid={sid}"))
+    assert (held.status, held.body) == (200, b"6")
+    assert asyncio.get_running_loop().time() - started >= 0.09
+    ws.client_send("5")
+    late = await call(eng, request("GET", f"{Q}&sid={sid}"))
+    assert late.status == 400
+
+
 async def test_a_bad_probe_abandons_the_upgrade_only() -> None:
     eng = EngineServer()
     rec = Recorder(eng, echo=True)
@@ -327,7 +367,8 @@ async def test_upgrade_timeout_closes_the_probe() -> None:
 
 
 async def test_heartbeat_pings_and_times_out() -> None:
-    eng = EngineServer(ping_interval=0.05, ping_timeout=0.05)
+    # A pong must beat the timeout even when the loop is slow to resume this test.
+    eng = EngineServer(ping_interval=0.05, ping_timeout=0.5)
     rec = Recorder(eng)
     ws = FakeWebSocket()
     eng.handle_websocket(request("GET", "EIO=4&transport=websocket"), ws)
@@ -336,7 +377,7 @@ async def test_heartbeat_pings_and_times_out() -> None:
     ws.client_send("3")
     assert await ws.recv() == "2"
     assert rec.closes == []
-    async with asyncio.timeout(1):
+    async with asyncio.timeout(3):
         await rec.closed.wait()
     assert rec.closes == [("ping timeout", None)]
     assert ws.closed_with == 1000

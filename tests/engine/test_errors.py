@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import random
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,8 +18,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from aiosio.engine.server import EngineServer
 from tests.conftest import EngineStarter
 from tests.support.engine import EngineUnderTest
+from tests.support.hosts import start_host
+from tests.support.requires import skip_reference
 
 RS = "\x1e"
 #: Time for a request to reach the server before the next step; no assertion depends on it.
@@ -321,13 +325,14 @@ async def test_oversize_post(engine: EngineStarter, http: httpx.AsyncClient) -> 
 
 
 async def test_heartbeat_over_polling(engine: EngineStarter, http: httpx.AsyncClient) -> None:
-    eut = await engine(ping_interval=0.1, ping_timeout=0.2)
+    # A short interval for quick pings; a timeout a loaded machine's pong round trip fits in.
+    eut = await engine(ping_interval=0.1, ping_timeout=1.0)
     sid, _ = await handshake(http, eut)
     for _ in range(3):
         response = await http.get(eut.polling_url(sid))
         assert response.text == "2"
         assert (await http.post(eut.polling_url(sid), content="3")).text == "ok"
-    closed = await eut.expect_event("close", sid=sid, timeout=3.0)
+    closed = await eut.expect_event("close", sid=sid, timeout=5.0)
     assert closed["reason"] == "ping timeout"
 
 
@@ -415,6 +420,94 @@ async def test_after_upgrade_polling_is_refused_and_second_websocket_closed(
     assert (await eut.expect_event("close", sid=sid))["reason"] == "transport close"
 
 
+#: Enough repetitions to catch an ordering gap that lost most runs.
+UPGRADE_RACE_RUNS = 30
+
+
+def dechunk(body: bytes) -> bytes:
+    """A chunked HTTP/1.1 body's data."""
+    data = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        data, body = data + body[:size], body[size + 2 :]
+    return data
+
+
+async def polling_right_after_the_upgrade_packet(
+    http: httpx.AsyncClient,
+    polling_url: Callable[[str | None], str],
+    websocket_url: Callable[[str], str],
+) -> None:
+    """Upgrade, then a GET written right after the ``5``: it must get 400, the session lives on.
+
+    The ``5`` travels on the WebSocket and the GET on another connection, written before this
+    task yields, so both reach the server together: a host may hand the engine the GET first.
+    """
+    for _ in range(UPGRADE_RACE_RUNS):
+        response = await http.get(polling_url(None))
+        sid = json.loads(response.text[1:])["sid"]
+        target = urllib.parse.urlsplit(polling_url(sid))
+        reader, writer = await asyncio.open_connection(target.hostname, target.port)
+        try:
+            async with connect(websocket_url(sid)) as ws:
+                await ws.send("2probe")
+                assert await recv(ws) == "3probe"
+                await ws.send("5")
+                writer.write(
+                    f"GET {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
+                async with asyncio.timeout(5):
+                    answer = await reader.read()
+                head, _, body = answer.partition(b"\r\n\r\n")
+                assert head.split(b"\r\n")[0] == b"HTTP/1.1 400 Bad Request", answer
+                assert json.loads(dechunk(body) if b"chunked" in head.lower() else body) == {
+                    "code": 3,
+                    "message": "Bad request",
+                }
+                await ws.send("4still here")  # the session lives on, over the WebSocket
+                await ws.send("2")  # a ping from the client is an error: proves "4" went first
+                with pytest.raises(ConnectionClosed):
+                    await recv(ws)
+        finally:
+            writer.close()
+
+
+async def test_polling_right_after_the_upgrade_packet_is_refused(
+    engine: EngineStarter, http: httpx.AsyncClient
+) -> None:
+    eut = await engine()
+    await polling_right_after_the_upgrade_packet(
+        http, lambda sid: eut.polling_url(sid) if sid else eut.polling_url(), eut.websocket_url
+    )
+    for _ in range(UPGRADE_RACE_RUNS):
+        message = await eut.expect_event("message")
+        assert message["data"] == "still here"
+        closed = await eut.expect_event("close", sid=message["sid"])
+        assert closed["reason"] == "transport error"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's legacy websockets module
+@pytest.mark.parametrize("uvicorn_ws", ["websockets", "wsproto"])  # "auto" is the asgi host
+async def test_polling_right_after_the_upgrade_packet_under_each_uvicorn_websocket(
+    http: httpx.AsyncClient, uvicorn_ws: str
+) -> None:
+    server = EngineServer()
+    host = await start_host("asgi", server, uvicorn_ws=uvicorn_ws)
+    base = f"{host.base_url}/engine.io/?EIO=4&transport=polling"
+    try:
+        await polling_right_after_the_upgrade_packet(
+            http,
+            lambda sid: base + (f"&sid={sid}" if sid else ""),
+            lambda sid: f"{host.ws_base_url}/engine.io/?EIO=4&transport=websocket&sid={sid}",
+        )
+    finally:
+        await host.close()
+
+
 async def test_bad_probe_abandons_upgrade(engine: EngineStarter, http: httpx.AsyncClient) -> None:
     eut = await engine()
     sid, _ = await handshake(http, eut)
@@ -448,8 +541,8 @@ async def test_websocket_server_close(engine: EngineStarter) -> None:
         await eut.send(sid, "bye")
         await eut.close_socket(sid)
         received = await drain(ws)
-        # The reference just closes the websocket; a close packet first is harmless.
-        assert received in (["4bye"], ["4bye", "1"])
+        # No close packet: the WebSocket just closes, as the reference does.
+        assert received == ["4bye"]
     assert (await eut.expect_event("close", sid=sid))["reason"] == "forced close"
 
 
@@ -493,9 +586,10 @@ async def test_hostile_posts(
     eut = await engine()
     sid, _ = await handshake(http, eut)
     response = await http.post(eut.polling_url(sid), content=body)
-    assert response.status_code in (200, 400)
+    # The POST itself is answered; the session is what closes.
+    assert (response.status_code, response.text) == (200, "ok")
     closed = await eut.expect_event("close", sid=sid)
-    assert closed["reason"] in ("parse error", "transport error")
+    assert closed["reason"] == "parse error"
     if not eut.is_reference:
         assert any(r.name.startswith("aiosio") for r in caplog.records), "no log line"
     # Another session works.
@@ -514,10 +608,10 @@ async def test_bad_base64_closes_session(
     caplog.set_level(logging.DEBUG, logger="aiosio")
     eut = await engine()
     if eut.is_reference:
-        pytest.skip("Node's base64 decoder skips bad characters; aiosio refuses the payload")
+        skip_reference("Node's base64 decoder skips bad characters; aiosio refuses the payload")
     sid, _ = await handshake(http, eut)
     response = await http.post(eut.polling_url(sid), content=body)
-    assert response.status_code in (200, 400)
+    assert (response.status_code, response.text) == (200, "ok")
     assert (await eut.expect_event("close", sid=sid))["reason"] == "parse error"
     assert any(r.name.startswith("aiosio") for r in caplog.records), "no log line"
     assert not eut.log.seen(lambda ev: ev["event"] == "message" and isinstance(ev["data"], bytes))
@@ -629,12 +723,13 @@ async def test_cors_list(engine: EngineStarter, http: httpx.AsyncClient) -> None
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
 
 
-async def test_cors_callable(engine: EngineStarter, http: httpx.AsyncClient) -> None:
+async def test_cors_callable(
+    engine: EngineStarter, engine_kind: str, http: httpx.AsyncClient
+) -> None:
+    if engine_kind == "reference":
+        skip_reference("the reference backend takes no Python callable")
     judge: Callable[[str], bool] = lambda origin: origin.endswith(".example")  # noqa: E731
-    try:
-        eut = await engine(cors=judge)
-    except ValueError:
-        pytest.skip("the reference backend takes no Python callable")
+    eut = await engine(cors=judge)
     allowed = await http.get(eut.polling_url(), headers={"Origin": ORIGIN})
     assert allowed.headers["access-control-allow-origin"] == ORIGIN
     refused = await http.get(eut.polling_url(), headers={"Origin": "https://evil.test"})

@@ -95,7 +95,7 @@ async def test_heartbeat_loss_is_ping_timeout(
 async def test_heartbeat_keeps_session_alive(
     engine: EngineStarter, node: NodeStarter, mode: str
 ) -> None:
-    eut = await engine(ping_interval=0.1, ping_timeout=0.2)
+    eut = await engine(ping_interval=0.1, ping_timeout=1.0)
     client, sid = await connect(eut, node, mode)
     for _ in range(4):
         await client.expect_event("ping")

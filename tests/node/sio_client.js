@@ -9,7 +9,10 @@ const sockets = new Map();
 const ackReplies = new Map(); // `${id}/${event}` -> args to acknowledge with, or null for no answer
 
 function connect(cmd) {
-  const socket = io(cmd.url + (cmd.nsp && cmd.nsp !== "/" ? cmd.nsp : ""), cmd.opts || {});
+  const opts = { ...(cmd.opts || {}) };
+  // {"parser": "msgpack"}: the official socket.io-msgpack-parser instead of the default JSON one.
+  if (opts.parser === "msgpack") opts.parser = require("socket.io-msgpack-parser");
+  const socket = io(cmd.url + (cmd.nsp && cmd.nsp !== "/" ? cmd.nsp : ""), opts);
   const id = cmd.id;
   sockets.set(id, socket);
   socket.on("connect", () => {

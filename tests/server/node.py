@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +23,8 @@ def node_available() -> bool:
     )
 
 
-# Under CI a missing Node peer is a failure, never a silent skip.
-requires_node = pytest.mark.skipif(
-    not node_available() and os.environ.get("CI", "").lower() != "true",
-    reason="node and node_modules/socket.io-client are needed",
-)
+# Through tests/support/requires.py: under CI a missing Node peer fails, never skips.
+requires_node = pytest.mark.usefixtures("node_required")
 
 
 def to_wire(value: Any) -> Any:

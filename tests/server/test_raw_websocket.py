@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import httpx
 import pytest
 import websockets
 
 from aiosio.server import Socket
+from tests.support.requires import require
 
 from .conftest import Serve
 
@@ -94,10 +94,7 @@ async def test_unknown_namespace_frame_is_exact(serve: Serve) -> None:
 async def test_serve_client_bundle_and_fallback(serve: Serve) -> None:
     from aiosio.server.client_files import find_client_dist
 
-    if find_client_dist() is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("node_modules/socket.io-client is required in CI")
-        pytest.skip("node_modules/socket.io-client is not installed")
+    require("npm socket.io-client (run `npm ci`)", find_client_dist() is not None)
     _, url = await serve(serve_client=True)
     async with httpx.AsyncClient() as http:
         bundle = await http.get(url + "/socket.io/socket.io.min.js")

@@ -298,11 +298,19 @@ async def test_socket_middleware_can_change_and_reject_events() -> None:
         event.append("tagged")
 
     s.on("error", errors.append)
-    s.on("ok", lambda *a: got.append(a))
+    arrived = asyncio.Event()
+
+    def ok(*args: Any) -> None:
+        got.append(args)
+        arrived.set()
+
+    s.on("ok", ok)
     s.on("forbidden", lambda *a: got.append(("forbidden", a)))
     c.send('2["forbidden"]')
     c.send('2["ok",1]')
-    await asyncio.sleep(0.01)
+    # "ok" is the fence: a "forbidden" that got through would have been handled first.
+    async with asyncio.timeout(5):
+        await arrived.wait()
     assert got == [(1, "tagged")]
     assert [str(e) for e in errors] == ["unauthorized event"]
 
@@ -425,7 +433,7 @@ async def test_broadcast_ack_timeout_gives_partial_responses() -> None:
     io = make_server()
     sockets = connected(io)
     wires = [await client(io) for _ in range(3)]
-    future = io.timeout(0.05).emit_with_ack("question")
+    future = io.timeout(0.5).emit_with_ack("question")  # room for the one answer under load
     head, _ = packet(str(await wires[0].recv()))
     wires[0].send(f"3{head[1:]}[7]")
     with pytest.raises(AckTimeoutError) as info:

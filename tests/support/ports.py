@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
-__all__ = ["free_port"]
+__all__ = ["free_port", "wait_listening"]
 
 
 def free_port() -> int:
@@ -13,3 +14,17 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def wait_listening(port: int) -> None:
+    """Return once ``127.0.0.1:port`` accepts a TCP connection (TimeoutError after 10 s)."""
+    async with asyncio.timeout(10.0):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.01)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return

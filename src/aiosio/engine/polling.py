@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -14,6 +15,7 @@ from ..protocol.engineio import (
     decode_packet,
     encode_payload_packet,
 )
+from .errors import ErrorCode
 from .http import PreparedMessages, Request, Response
 
 if TYPE_CHECKING:
@@ -26,6 +28,10 @@ logger = logging.getLogger("aiosio.engine")
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
+#: How long a GET that arrives mid-upgrade is held before a noop answers it (the reference checks
+#: every 100 ms). The client's ``5`` may be on its way over the WebSocket, and a host can hand us
+#: the GET first (uvicorn's ``websockets`` implementation does); the ``5`` then answers it 400.
+_UPGRADE_HOLD = 0.1
 
 
 def as_packets(items: Sequence[Packet | str]) -> list[Packet]:
@@ -45,6 +51,7 @@ class PollingTransport:
         "_closed",
         "_compress",
         "_flush_scheduled",
+        "_hold_timer",
         "_pending",
         "_pending_request",
         "socket",
@@ -66,6 +73,7 @@ class PollingTransport:
         self._closed = False
         #: whether a packet waiting for the next GET may be compressed (``http_compression``)
         self._compress = False
+        self._hold_timer: asyncio.TimerHandle | None = None
 
     @property
     def buffered_amount(self) -> int:
@@ -90,8 +98,9 @@ class PollingTransport:
         self._buffer.append(packet)
         data = packet.data
         self._buffered_bytes += len(data) + 1 if data is not None else 1
-        if self._pending is not None and not self._flush_scheduled:
-            # Several sends in one loop iteration go out in one payload.
+        if self._pending is not None and not self._flush_scheduled and self._hold_timer is None:
+            # Several sends in one loop iteration go out in one payload (a GET held mid-upgrade
+            # waits: the packets may belong on the WebSocket).
             self._flush_scheduled = True
             self.socket.loop.call_soon(self.flush)
 
@@ -116,7 +125,7 @@ class PollingTransport:
         self._buffered_bytes += size
         if compress:
             self._compress = True
-        if self._pending is not None and not self._flush_scheduled:
+        if self._pending is not None and not self._flush_scheduled and self._hold_timer is None:
             self._flush_scheduled = True
             self.socket.loop.call_soon(self.flush)
         return self._buffered_bytes
@@ -133,12 +142,19 @@ class PollingTransport:
         self._buffered_bytes = 0
         return packets
 
-    def _write(self, packets: list[Packet | str]) -> None:
+    def _take_pending(self) -> tuple[Callable[[Response], None], Request]:
         respond, request = self._pending, self._pending_request
         self._pending = self._pending_request = None
         assert respond is not None
         assert request is not None
         request.on_abort = None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        return respond, request
+
+    def _write(self, packets: list[Packet | str]) -> None:
+        respond, request = self._take_pending()
         body, content_type = self.encode(packets)
         compress, self._compress = self._compress, False
         self.socket.server._respond(request, respond, 200, body, content_type, compress=compress)
@@ -164,6 +180,18 @@ class PollingTransport:
         """Answer a held GET with a noop (the upgrade asks the client to stop polling)."""
         if self._pending is not None:
             self._write(self._take_buffer() or [_NOOP])
+
+    def refuse_held(self) -> None:
+        """Answer a GET held mid-upgrade with 400: the upgrade completed, the session left polling.
+
+        The client sent it after its ``5`` (it stops polling before sending ``5``), so it gets
+        what any later polling request gets; what is buffered goes over the WebSocket.
+        """
+        if self._pending is None:
+            return
+        respond, request = self._take_pending()
+        server = self.socket.server
+        respond(server._refuse(request, ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}))
 
     def flush_into(self, send: Callable[[Packet], None]) -> None:
         """Hand every buffered packet to ``send`` (used when the session moves to another transport)."""
@@ -201,18 +229,24 @@ class PollingTransport:
             return
         self._pending = respond
         self._pending_request = request
-        if self._buffer:
+        if socket._upgrading and not socket._closing:
+            # Held until the upgrade settles: the ``5`` answers it 400, else a noop (or what is
+            # buffered by then) does.
+            request.on_abort = self._on_abort
+            self._hold_timer = socket.loop.call_later(_UPGRADE_HOLD, self.release_with_noop)
+        elif self._buffer:
             self._write(self._take_buffer())
         elif socket._closing:
             self._closed = True
             self._write([_CLOSE])
             socket._finish_close()
-        elif socket._upgrading:
-            self._write([_NOOP])
         else:
             request.on_abort = self._on_abort
 
     def _on_abort(self) -> None:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         self._pending = self._pending_request = None
         self.socket._on_error("poll connection closed prematurely")
 

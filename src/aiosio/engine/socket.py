@@ -406,7 +406,7 @@ class EngineSocket:
         self._transport = transport
         self._polling = None
         if polling is not None:
-            polling.release_with_noop()
+            polling.refuse_held()
             polling.flush_into(transport.send_packet)
             polling.close()
         logger.debug("session %s: upgraded to websocket", self.id)
