@@ -15,7 +15,7 @@ find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1
 DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 OTHER_VERSIONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),$(SUPPORTED)),$(if $(call find_python,$(v)),$(v)))
 
-.PHONY: run test test-stress lint typecheck unit unit-other docs dist bench fuzz soak clean
+.PHONY: run test test-stress lint typecheck unit unit-all docs dist bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,15 +93,13 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check dist/*
 
-# The same suite on every other supported Python installed here, one after the other.
-unit-other: $(foreach v,$(OTHER_VERSIONS),.venv-$(v)/.installed) $(NODE_STAMP) $(SYSTEM_STAMP)
-	@for v in $(OTHER_VERSIONS); do \
-	  echo "== tests on Python $$(.venv-$$v/bin/python -c 'import platform; print(platform.python_version())')"; \
-	  .venv-$$v/bin/pytest -q || exit 1; \
-	done
+# The suite on every supported Python found here, side by side: they mostly wait on sockets and
+# peers, so all of them take about as long as one (tests/versions.py prints each log, then a summary).
+unit-all: $(STAMP) $(foreach v,$(OTHER_VERSIONS),.venv-$(v)/.installed) $(NODE_STAMP) $(SYSTEM_STAMP)
+	$(BIN)/python tests/versions.py $(VENV) $(foreach v,$(OTHER_VERSIONS),.venv-$(v))
 
-test: lint typecheck docs unit unit-other
-	@echo "== passed on Python $(DEFAULT_VERSION) $(OTHER_VERSIONS) (supported: $(SUPPORTED))"
+test: lint typecheck docs unit-all
+	@echo "== make test: lint, types, docs and the suite on Python $(DEFAULT_VERSION) $(OTHER_VERSIONS) (supported: $(SUPPORTED))"
 
 # The suite STRESS_RUNS times in a row (default Python) while another process keeps one core busy;
 # lists every failure of every run. Narrow it with STRESS_ARGS, e.g. STRESS_ARGS="tests/client".
