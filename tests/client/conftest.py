@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aiosio.client import Manager
+from aiosio.client import Manager, Socket
 from tests.support.requires import require_node
 
 from .servers import KINDS, SioServer
@@ -71,3 +71,9 @@ def transport_options(kind: str) -> dict[str, Any]:
     if kind == "websocket":
         return {"transports": ["websocket"]}
     return {"transports": ["polling", "websocket"]}
+
+
+def transport_name(socket: Socket) -> str | None:
+    """The transport a client socket's Engine.IO session uses now (``None`` without a session)."""
+    engine = socket.io.engine
+    return None if engine is None else engine.transport_name

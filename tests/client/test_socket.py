@@ -10,7 +10,7 @@ import pytest
 from aiosio import Ack, AckTimeoutError, ConnectRefusedError, DisconnectedError
 from aiosio.client import Manager, Socket, connect
 
-from .conftest import transport_options
+from .conftest import transport_name, transport_options
 from .servers import SioServer, wait_until
 
 
@@ -23,11 +23,6 @@ async def open_socket(
     socket = manager.socket(nsp, **socket_options)
     await asyncio.wait_for(socket.connect(), 5)
     return socket
-
-
-def transport_name(socket: Socket) -> str | None:
-    engine = socket.io.engine
-    return None if engine is None else engine.transport_name
 
 
 def collector(socket: Socket, event: str) -> list[tuple[Any, ...]]:
