@@ -5,7 +5,8 @@ The server's :class:`~aiosio.server.broadcast.BroadcastOperator` and the emitter
 :class:`~aiosio.adapters.emitter.BroadcastOperator` differ in what they hold besides the rooms and in
 how they keep flags; each says how to copy itself with other rooms (``_with_rooms``) and other flags
 (``_with_flags``). Namespaces, sockets and emitters start an operator with the same modifiers
-(:class:`TargetingShortcuts`, :class:`ModifierShortcuts`).
+(:class:`TargetingShortcuts`, :class:`ModifierShortcuts`); the Redis and PostgreSQL emitters share
+their operations on a whole namespace (:class:`EmitterShortcuts` over an :class:`EmitterOperator`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Generic, Self, TypeVar
 
-__all__ = ["ModifierShortcuts", "RoomTargeting", "TargetingShortcuts", "rooms_of"]
+__all__ = [
+    "EmitterOperator",
+    "EmitterShortcuts",
+    "ModifierShortcuts",
+    "RoomTargeting",
+    "TargetingShortcuts",
+    "rooms_of",
+]
 
 
 def rooms_of(room: str | Iterable[str]) -> frozenset[str]:
@@ -100,3 +108,50 @@ class ModifierShortcuts(TargetingShortcuts[_Op]):
     def volatile(self) -> _Op:
         """The packet may be dropped for clients that cannot take it right now."""
         return self._operator().volatile
+
+
+class EmitterOperator(RoomTargeting):
+    """An emitter's operator: what it sends reaches the targeted sockets of every server."""
+
+    __slots__ = ()
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every targeted client of the cluster."""
+        raise NotImplementedError
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make the targeted sockets join ``room`` (one or several)."""
+        raise NotImplementedError
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make the targeted sockets leave ``room`` (one or several)."""
+        raise NotImplementedError
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the targeted sockets (and close their connections when ``close``)."""
+        raise NotImplementedError
+
+
+_EmitterOp = TypeVar("_EmitterOp", bound=EmitterOperator)
+
+
+class EmitterShortcuts(ModifierShortcuts[_EmitterOp]):
+    """:class:`ModifierShortcuts` plus an emitter's operations on its whole namespace."""
+
+    __slots__ = ()
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every client of the namespace, on every server."""
+        await self._operator().emit(event, *args)
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make every socket of the namespace join ``room``."""
+        await self._operator().sockets_join(room)
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make every socket of the namespace leave ``room``."""
+        await self._operator().sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of the namespace."""
+        await self._operator().disconnect_sockets(close)

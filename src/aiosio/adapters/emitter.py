@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from aiosio import _json
 from aiosio.adapters._codec import pack
-from aiosio.adapters._targeting import ModifierShortcuts, RoomTargeting
+from aiosio.adapters._targeting import EmitterOperator, EmitterShortcuts
 from aiosio.protocol.socketio import RESERVED_EVENTS, PacketType
 
 __all__ = ["BroadcastOperator", "Emitter"]
@@ -42,7 +42,7 @@ class _Target:
         self.request_channel = f"{key}-request#{nsp}#"
 
 
-class BroadcastOperator(RoomTargeting):
+class BroadcastOperator(EmitterOperator):
     """Targets and flags of an emitter broadcast. Immutable: every modifier returns a new operator."""
 
     __slots__ = ("_flags", "_target")
@@ -102,7 +102,7 @@ class BroadcastOperator(RoomTargeting):
         await self._request({"type": _REMOTE_DISCONNECT, "opts": self._opts(), "close": close})
 
 
-class Emitter(ModifierShortcuts[BroadcastOperator]):
+class Emitter(EmitterShortcuts[BroadcastOperator]):
     """Publishes to the servers of a cluster that use the classic Redis adapter.
 
     ``client`` is a ``redis.asyncio.Redis``; ``key`` the channel prefix of the adapters (``"socket.io"``).
@@ -126,22 +126,6 @@ class Emitter(ModifierShortcuts[BroadcastOperator]):
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self._target)
-
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every client of the namespace, on every server."""
-        await self._operator().emit(event, *args)
-
-    async def sockets_join(self, room: str | Iterable[str]) -> None:
-        """Make every socket of the namespace join ``room``."""
-        await self._operator().sockets_join(room)
-
-    async def sockets_leave(self, room: str | Iterable[str]) -> None:
-        """Make every socket of the namespace leave ``room``."""
-        await self._operator().sockets_leave(room)
-
-    async def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket of the namespace."""
-        await self._operator().disconnect_sockets(close)
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the namespace's server-side listeners on every server (no acks)."""

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from aiosio import _json
 from aiosio.adapters._codec import has_binary, pack
-from aiosio.adapters._targeting import ModifierShortcuts, RoomTargeting
+from aiosio.adapters._targeting import EmitterOperator, EmitterShortcuts
 from aiosio.adapters.cluster import EMITTER_UID, MessageType
 from aiosio.protocol.socketio import RESERVED_EVENTS, PacketType
 
@@ -72,7 +72,7 @@ class _Target:
         await self.db.execute("SELECT pg_notify($1, $2)", self.channel, text)
 
 
-class PostgresBroadcastOperator(RoomTargeting):
+class PostgresBroadcastOperator(EmitterOperator):
     """Targets and flags of an emitter broadcast. Immutable: every modifier returns a new operator."""
 
     __slots__ = ("_flags", "_target")
@@ -131,7 +131,7 @@ class PostgresBroadcastOperator(RoomTargeting):
         )
 
 
-class PostgresEmitter(ModifierShortcuts[PostgresBroadcastOperator]):
+class PostgresEmitter(EmitterShortcuts[PostgresBroadcastOperator]):
     """Publishes to the servers of a cluster that use the PostgreSQL adapter.
 
     ``db`` is an asyncpg ``Pool`` or ``Connection``; ``channel_prefix``, ``table_name`` and
@@ -173,22 +173,6 @@ class PostgresEmitter(ModifierShortcuts[PostgresBroadcastOperator]):
 
     def _operator(self) -> PostgresBroadcastOperator:
         return PostgresBroadcastOperator(self._target)
-
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every client of the namespace, on every server."""
-        await self._operator().emit(event, *args)
-
-    async def sockets_join(self, room: str | Iterable[str]) -> None:
-        """Make every socket of the namespace join ``room``."""
-        await self._operator().sockets_join(room)
-
-    async def sockets_leave(self, room: str | Iterable[str]) -> None:
-        """Make every socket of the namespace leave ``room``."""
-        await self._operator().sockets_leave(room)
-
-    async def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket of the namespace."""
-        await self._operator().disconnect_sockets(close)
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the namespace's server-side listeners on every server (no acks)."""
