@@ -40,6 +40,7 @@ import asyncpg
 
 from aiosio import _json
 from aiosio.adapters._codec import has_binary, pack, unpack
+from aiosio.adapters._shared_link import SharedLink
 from aiosio.exceptions import AdapterError
 
 __all__ = ["MessageHandler", "PostgresLink"]
@@ -83,7 +84,7 @@ class _Item:
         self.future = future
 
 
-class PostgresLink:
+class PostgresLink(SharedLink):
     """Publisher + listener connections to one PostgreSQL, shared by the adapters of a server.
 
     ``dsn`` and ``connect_kwargs`` are what ``asyncpg.connect`` takes.
@@ -133,7 +134,6 @@ class PostgresLink:
         self._publisher_down = False
         self._closed = False
         self._table_ready = False
-        self.users = 0
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -473,14 +473,7 @@ class PostgresLink:
             self._writer_task = None
             self._listener_task = None
             self._cleanup_task = None
-        self.users += 1
-
-    async def release(self) -> None:
-        """One adapter less; the last one closes the link."""
-        self.users -= 1
-        if self.users <= 0:
-            self.users = 0
-            await self.close()
+        super().acquire()
 
     async def close(self) -> None:
         """Stop both connections; messages still buffered are dropped (their futures cancelled)."""

@@ -29,6 +29,7 @@ from redis.asyncio.connection import ConnectionPool
 from redis.exceptions import RedisError
 
 from aiosio.adapters._redis_link import Handler, RedisLink, SubscriptionKind
+from aiosio.adapters._shared_link import SharedLink
 from aiosio.exceptions import AdapterError
 
 __all__ = ["RedisClusterLink"]
@@ -38,7 +39,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class RedisClusterLink:
+class RedisClusterLink(SharedLink):
     """Publisher + subscriber connections to each master of a Redis Cluster.
 
     ``client`` is the application's ``redis.asyncio.RedisCluster`` (it must not decode responses);
@@ -53,7 +54,6 @@ class RedisClusterLink:
         self._links: dict[str, RedisLink] = {}
         self._placed: dict[tuple[SubscriptionKind, str], RedisLink] = {}
         self._ready = False
-        self.users = 0
 
     # -- routing --------------------------------------------------------------------------------------
 
@@ -153,17 +153,6 @@ class RedisClusterLink:
         link = self._placed.pop((kind, name), None)
         if link is not None:
             link.unsubscribe(kind, name)
-
-    def acquire(self) -> None:
-        """One more adapter uses the link."""
-        self.users += 1
-
-    async def release(self) -> None:
-        """One adapter less; the last one closes every master's link."""
-        self.users -= 1
-        if self.users <= 0:
-            self.users = 0
-            await self.close()
 
     async def close(self) -> None:
         """Close every master's link (and the connection pools they opened)."""

@@ -41,6 +41,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from aiosio.adapters._shared_link import SharedLink
 from aiosio.exceptions import AdapterError
 
 __all__ = ["Handler", "RedisLink", "SubscriptionKind"]
@@ -73,7 +74,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class RedisLink:
+class RedisLink(SharedLink):
     """Publisher + subscriber connections to one Redis, shared by the adapters of a server.
 
     ``client`` is the application's ``redis.asyncio.Redis`` (it must not decode responses); the link
@@ -122,7 +123,6 @@ class RedisLink:
         self._unconfirmed = 0
         self._publisher_down = False
         self._closed = False
-        self.users = 0
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -435,14 +435,7 @@ class RedisLink:
             self._writer_task = None
             self._reader_task = None
             self._watch_task = None
-        self.users += 1
-
-    async def release(self) -> None:
-        """One adapter less; the last one closes the link."""
-        self.users -= 1
-        if self.users <= 0:
-            self.users = 0
-            await self.close()
+        super().acquire()
 
     async def close(self) -> None:
         """Stop both connections; commands still buffered are dropped (their futures cancelled)."""
