@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from .clients import AppClient, NodeAppClient, PythonAppClient
 from .support import PG_DSN, AppProcess, echo_service, start_app
 
 Starter = Callable[..., Awaitable[AppProcess]]
-ClientFactory = Callable[[str], Awaitable[AppClient]]
+MakeClient = Callable[[str], AppClient]
+Users = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
@@ -105,3 +107,38 @@ async def users(redis: Redis, key: str) -> Callable[..., Awaitable[None]]:
             await redis.set(f"{key}:token:tok-{name}", name)
 
     return add
+
+
+@dataclass
+class RealApp:
+    """What an application test does again and again: serve tests/apps/realapp.py on a host and
+    connect real clients to it as known users."""
+
+    env: dict[str, str]
+    serve_app: Starter
+    make_client: MakeClient
+    users: Users
+
+    async def serve(
+        self, host: str, node: str | None = None, env: dict[str, str] | None = None, **options: Any
+    ) -> AppProcess:
+        """Start the app on ``host``; ``node`` names it (``REALAPP_NODE``), ``env`` adds settings."""
+        named = {"REALAPP_NODE": node} if node is not None else {}
+        return await self.serve_app(host, {**self.env, **named, **(env or {})}, **options)
+
+    async def connect(
+        self, app: AppProcess, kind: str, user: str, transports: list[str] | None = None
+    ) -> AppClient:
+        """A ``kind`` client ("node" or "python") connected to ``app`` as ``user`` (token stored first)."""
+        await self.users(user)
+        client = self.make_client(kind)
+        await client.connect(app.url, f"tok-{user}", transports)
+        return client
+
+
+@pytest.fixture
+def realapp(
+    app_env: dict[str, str], serve_app: Starter, make_client: MakeClient, users: Users
+) -> RealApp:
+    """The :class:`RealApp` kit of one test."""
+    return RealApp(app_env, serve_app, make_client, users)

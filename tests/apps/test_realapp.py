@@ -5,40 +5,25 @@ official Node client and by python-socketio's client. Every answer is compared e
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
 from redis.asyncio import Redis
 
-from .clients import AppClient, RefusedError
-from .conftest import Starter
+from .clients import RefusedError
+from .conftest import RealApp
 from .support import eventually, request_subscribers
 
 FULL_HOSTS = ("embedded", "uvicorn")
 ALL_HOSTS = (*FULL_HOSTS, "hypercorn", "granian")
 CLIENTS = ("node", "python")
 
-Users = Callable[..., Awaitable[None]]
-MakeClient = Callable[[str], AppClient]
-
-
-async def node_name(client: AppClient) -> str:
-    answer = await client.call("whoami")
-    assert answer["task"] is True
-    return str(answer["node"])
-
 
 @pytest.mark.parametrize("client_kind", CLIENTS)
 @pytest.mark.parametrize("host", ALL_HOSTS)
 async def test_middleware_refuses_with_message_and_data(
-    host: str,
-    client_kind: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
+    host: str, client_kind: str, realapp: RealApp
 ) -> None:
-    app = await serve_app(host, {**app_env, "REALAPP_NODE": "n1"})
-    client = make_client(client_kind)
+    app = await realapp.serve(host, "n1")
+    client = realapp.make_client(client_kind)
     with pytest.raises(RefusedError) as refused:
         await client.connect(app.url, "tok-nobody")
     assert refused.value.message == "invalid token"
@@ -48,19 +33,10 @@ async def test_middleware_refuses_with_message_and_data(
 @pytest.mark.parametrize("client_kind", CLIENTS)
 @pytest.mark.parametrize("host", ALL_HOSTS)
 async def test_handlers_call_redis_postgres_and_http(
-    host: str,
-    client_kind: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
-    redis: Redis,
-    key: str,
+    host: str, client_kind: str, realapp: RealApp, redis: Redis, key: str
 ) -> None:
-    await users("alice")
-    app = await serve_app(host, {**app_env, "REALAPP_NODE": "n1"})
-    client = make_client(client_kind)
-    await client.connect(app.url, "tok-alice")
+    app = await realapp.serve(host, "n1")
+    client = await realapp.connect(app, client_kind, "alice")
     assert await client.call("whoami") == {"user": "alice", "node": "n1", "task": True}
     await eventually(lambda: redis.smembers(f"{key}:online"), lambda names: names == {"alice"})
     assert await client.call("redis_incr", "a") == 1
@@ -86,17 +62,10 @@ async def test_handlers_call_redis_postgres_and_http(
 @pytest.mark.parametrize("client_kind", CLIENTS)
 @pytest.mark.parametrize("host", FULL_HOSTS)
 async def test_contextvars_set_await_reset_and_never_leak(
-    host: str,
-    client_kind: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
+    host: str, client_kind: str, realapp: RealApp
 ) -> None:
-    await users("alice")
-    app = await serve_app(host, app_env)
-    client = make_client(client_kind)
-    await client.connect(app.url, "tok-alice")
+    app = await realapp.serve(host)
+    client = await realapp.connect(app, client_kind, "alice")
     assert await client.call("context", "r1") == ["unset", "r1", "unset"]
     # a handler that sets and never resets: its value stays in its own context
     assert await client.call("context_leak", "leaked") == "leaked"
@@ -106,17 +75,10 @@ async def test_contextvars_set_await_reset_and_never_leak(
 @pytest.mark.parametrize("client_kind", CLIENTS)
 @pytest.mark.parametrize("host", FULL_HOSTS)
 async def test_emits_from_a_worker_thread_arrive_in_order(
-    host: str,
-    client_kind: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
+    host: str, client_kind: str, realapp: RealApp
 ) -> None:
-    await users("alice")
-    app = await serve_app(host, app_env)
-    client = make_client(client_kind)
-    await client.connect(app.url, "tok-alice")
+    app = await realapp.serve(host)
+    client = await realapp.connect(app, client_kind, "alice")
     assert await client.call("thread_emit", 200) == "started"
     ticks = [await client.next("tick") for _ in range(200)]
     assert ticks == [[index, "worker"] for index in range(200)]
@@ -126,20 +88,11 @@ async def test_emits_from_a_worker_thread_arrive_in_order(
 @pytest.mark.parametrize("client_kind", CLIENTS)
 @pytest.mark.parametrize("host", ALL_HOSTS)
 async def test_async_disconnect_handler_writes_to_redis(
-    host: str,
-    client_kind: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
-    redis: Redis,
-    key: str,
+    host: str, client_kind: str, realapp: RealApp, redis: Redis, key: str
 ) -> None:
-    await users("alice", "bob")
-    app = await serve_app(host, {**app_env, "REALAPP_NODE": "n1"})
-    alice, bob = make_client(client_kind), make_client(client_kind)
-    await alice.connect(app.url, "tok-alice")
-    await bob.connect(app.url, "tok-bob")
+    app = await realapp.serve(host, "n1")
+    alice = await realapp.connect(app, client_kind, "alice")
+    await realapp.connect(app, client_kind, "bob")
     await eventually(
         lambda: redis.smembers(f"{key}:online"), lambda names: names == {"alice", "bob"}
     )
@@ -158,19 +111,11 @@ async def test_async_disconnect_handler_writes_to_redis(
 
 @pytest.mark.parametrize("host", FULL_HOSTS)
 async def test_fetch_sockets_and_broadcast_from_a_handler(
-    host: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
-    redis: Redis,
-    key: str,
+    host: str, realapp: RealApp, redis: Redis, key: str
 ) -> None:
-    await users("alice", "bob")
-    app = await serve_app(host, {**app_env, "REALAPP_NODE": "n1"})
-    alice, bob = make_client("node"), make_client("python")
-    await alice.connect(app.url, "tok-alice")
-    await bob.connect(app.url, "tok-bob")
+    app = await realapp.serve(host, "n1")
+    alice = await realapp.connect(app, "node", "alice")
+    bob = await realapp.connect(app, "python", "bob")
     assert await bob.call("count_users") == {"count": 2, "users": ["alice", "bob"]}
     for client in (alice, bob):
         assert await client.next("counted") == [2, "n1"]
@@ -182,39 +127,26 @@ async def test_fetch_sockets_and_broadcast_from_a_handler(
 
 @pytest.mark.parametrize("host", FULL_HOSTS)
 async def test_first_event_after_connect_finds_the_handlers_of_the_connection_handler(
-    host: str,
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
+    host: str, realapp: RealApp
 ) -> None:
     """python-socketio sends its first event the moment CONNECT arrives: the ``connection`` handler
     (a coroutine, a scheduled Task on Python 3.11) must have registered its handlers by then. A plain
     ``connect`` hook that blocks 50 ms after CONNECT left lets the event reach the server's socket
     before the next turn of the loop, every time."""
-    await users("alice")
-    app = await serve_app(host, {**app_env, "REALAPP_NODE": "n1", "REALAPP_SLOW_CONNECT": "0.05"})
+    app = await realapp.serve(host, "n1", {"REALAPP_SLOW_CONNECT": "0.05"})
     for _ in range(5):
-        client = make_client("python")
-        await client.connect(app.url, "tok-alice", transports=["websocket"])
+        client = await realapp.connect(app, "python", "alice", transports=["websocket"])
         assert await client.call("whoami") == {"user": "alice", "node": "n1", "task": True}
         await client.disconnect()
 
 
 async def test_first_request_starts_the_app_when_the_host_sends_no_lifespan(
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
-    redis: Redis,
-    key: str,
+    realapp: RealApp, redis: Redis, key: str
 ) -> None:
     """``uvicorn --lifespan off``: the adapter subscribes on the first request, before it is served."""
-    await users("alice")
-    app = await serve_app("uvicorn-no-lifespan", {**app_env, "REALAPP_NODE": "n1"}, subscribers=0)
+    app = await realapp.serve("uvicorn-no-lifespan", "n1", subscribers=0)
     assert await request_subscribers(redis, key) == 0
-    client = make_client("node")
-    await client.connect(app.url, "tok-alice")
+    client = await realapp.connect(app, "node", "alice")
     assert await request_subscribers(redis, key) == 1
     assert await client.call("count_users") == {"count": 1, "users": ["alice"]}
     assert await client.next("counted") == [1, "n1"]

@@ -6,33 +6,21 @@ WebSocket-only clients, which need no sticky sessions.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from redis.asyncio import Redis
 
 from .clients import AppClient
-from .conftest import Starter
+from .conftest import RealApp
 from .support import eventually
-
-Users = Callable[..., Awaitable[None]]
-MakeClient = Callable[[str], AppClient]
 
 
 async def test_two_uvicorn_processes_share_broadcasts_fetch_sockets_and_requests(
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
-    redis: Redis,
-    key: str,
+    realapp: RealApp, redis: Redis, key: str
 ) -> None:
-    await users("alice", "bob", "carol")
-    first = await serve_app("uvicorn", {**app_env, "REALAPP_NODE": "A"}, subscribers=1)
-    second = await serve_app("uvicorn", {**app_env, "REALAPP_NODE": "B"}, subscribers=2)
-    alice, bob, carol = make_client("node"), make_client("python"), make_client("node")
-    await alice.connect(first.url, "tok-alice")
-    await bob.connect(second.url, "tok-bob")
-    await carol.connect(second.url, "tok-carol")
+    first = await realapp.serve("uvicorn", "A", subscribers=1)
+    second = await realapp.serve("uvicorn", "B", subscribers=2)
+    alice = await realapp.connect(first, "node", "alice")
+    bob = await realapp.connect(second, "python", "bob")
+    carol = await realapp.connect(second, "node", "carol")
     assert (await alice.call("whoami"))["node"] == "A"
     assert (await bob.call("whoami"))["node"] == "B"
     assert (await carol.call("whoami"))["node"] == "B"
@@ -63,22 +51,16 @@ async def test_two_uvicorn_processes_share_broadcasts_fetch_sockets_and_requests
     assert await alice.call("count_users") == {"count": 2, "users": ["alice", "bob"]}
 
 
-async def test_uvicorn_workers_serve_websocket_only_clients(
-    serve_app: Starter,
-    app_env: dict[str, str],
-    make_client: MakeClient,
-    users: Users,
-) -> None:
+async def test_uvicorn_workers_serve_websocket_only_clients(realapp: RealApp) -> None:
     """``uvicorn --workers 2``: each worker runs the app's lifespan (its adapter subscribes), and
     WebSocket-only clients, whose one connection lands on either worker, see one cluster."""
     names = [f"u{index}" for index in range(16)]
-    await users(*names)
-    app = await serve_app("uvicorn", app_env, subscribers=2, workers=2)
+    app = await realapp.serve("uvicorn", subscribers=2, workers=2)
     clients: list[AppClient] = []
     workers: dict[str, list[str]] = {}
     for index, name in enumerate(names):
-        client = make_client("node" if index % 2 else "python")
-        await client.connect(app.url, f"tok-{name}", transports=["websocket"])
+        kind = "node" if index % 2 else "python"
+        client = await realapp.connect(app, kind, name, transports=["websocket"])
         clients.append(client)
         workers.setdefault((await client.call("whoami"))["node"], []).append(name)
         if len(workers) == 2 and index >= 3:
