@@ -19,6 +19,7 @@ from aiosio.server import Server, Socket
 from tests.server.node import NodeClients, requires_node
 
 from .cluster_support import Client, eventually
+from .emitter_checks import check_official_emitter_operations, check_python_emitter_operations
 from .node_peers import NodeScript
 
 
@@ -75,23 +76,7 @@ async def test_python_emitter_reaches_aiosio_clients(
         assert [name for name, _ in b.events] == ["all", "r2-only", "last"]
         assert await admin.expect("admin-only") == [[{"x": 1}]]
 
-        await emitter.in_("r1").sockets_join("joined")
-        await eventually(lambda: "joined" in (io.sockets.adapter.socket_rooms(a.sid) or ()))
-        await emitter.in_("joined").sockets_leave("r1")
-        await eventually(lambda: "r1" not in (io.sockets.adapter.socket_rooms(a.sid) or ()))
-
-        seen: list[Any] = []
-        io.on("from-emitter", lambda *args: seen.append(list(args)))
-        await emitter.server_side_emit("from-emitter", "hello", b"\x01")
-        await eventually(lambda: seen == [["hello", b"\x01"]])
-        with pytest.raises(ValueError, match="acknowledgements"):
-            await emitter.server_side_emit("x", lambda: None)
-        with pytest.raises(ValueError, match="reserved"):
-            await emitter.emit("connect")
-
-        await emitter.to("r2").disconnect_sockets()
-        await eventually(b.disconnected.is_set)
-        assert not a.disconnected.is_set()
+        await check_python_emitter_operations(io, emitter, a, b, "hello", b"\x01")
     finally:
         for client in (a, b, admin):
             await client.close()
@@ -121,19 +106,7 @@ async def test_official_emitter_reaches_aiosio_clients(
         assert sorted(name for name, _ in b.events) == ["all", "last", "r2"]
         assert b.received("r2") == [["w" * 9000]]
 
-        await emitter.call("sockets_join", rooms=["r1"], room="joined")
-        await eventually(lambda: "joined" in (io.sockets.adapter.socket_rooms(a.sid) or ()))
-        await emitter.call("sockets_leave", room="joined")
-        await eventually(lambda: "joined" not in (io.sockets.adapter.socket_rooms(a.sid) or ()))
-
-        seen: list[Any] = []
-        io.on("from-emitter", lambda *args: seen.append(list(args)))
-        await emitter.call("server_side_emit", event="from-emitter", args=["hi", 2])
-        await eventually(lambda: seen == [["hi", 2]])
-
-        await emitter.call("disconnect_sockets", rooms=["r1"], close=True)
-        await eventually(a.disconnected.is_set)
-        assert not b.disconnected.is_set()
+        await check_official_emitter_operations(io, emitter, a, b)
     finally:
         await emitter.close()
         for client in (a, b):
