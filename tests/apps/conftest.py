@@ -13,7 +13,14 @@ from redis.asyncio import Redis
 from tests.server.node import NodeClients, node_available
 
 from .clients import AppClient, NodeAppClient, PythonAppClient
-from .support import PG_DSN, AppProcess, echo_service, start_app
+from .support import (
+    PG_DSN,
+    AppProcess,
+    PostgresNodes,
+    echo_service,
+    request_subscribers,
+    start_app,
+)
 
 Starter = Callable[..., Awaitable[AppProcess]]
 MakeClient = Callable[[str], AppClient]
@@ -58,11 +65,31 @@ def app_env(redis_url: str, key: str, http_service: str) -> dict[str, str]:
 
 @pytest.fixture
 async def serve_app(redis: Redis) -> AsyncIterator[Starter]:
-    """``app = await serve_app(host, env, subscribers=1, workers=1)``; stopped after the test."""
+    """``app = await serve_app(host, env, subscribers=1, workers=1)``: started once ``subscribers``
+    nodes are in the cluster of its adapter (``REALAPP_ADAPTER``); stopped after the test."""
     started: list[AppProcess] = []
+    watchers: list[PostgresNodes] = []
 
-    async def start(host: str, env: dict[str, str], **options: Any) -> AppProcess:
-        app = await start_app(host, redis, env, **options)
+    async def start(
+        host: str, env: dict[str, str], subscribers: int = 1, workers: int = 1
+    ) -> AppProcess:
+        key = env["REALAPP_KEY"]
+        if env.get("REALAPP_ADAPTER") == "postgres":
+            if not watchers:
+                watcher = PostgresNodes(f"{key}#/")
+                await watcher.start(env["REALAPP_PG"])
+                watchers.append(watcher)
+            nodes = watchers[0]
+
+            async def ready() -> bool:
+                return nodes.joined() >= subscribers
+
+        else:
+
+            async def ready() -> bool:
+                return await request_subscribers(redis, key) >= subscribers
+
+        app = await start_app(host, env, ready, workers=workers)
         started.append(app)
         return app
 
@@ -71,6 +98,8 @@ async def serve_app(redis: Redis) -> AsyncIterator[Starter]:
         await app.stop()
         # shown by pytest when the test fails
         print(f"--- {app.host} on port {app.port} ---\n{app.output()}")
+    for watcher in watchers:
+        await watcher.close()
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """A Socket.IO application written the way users write them, for the application-shaped tests.
 
-A module-level server with a Redis adapter and a module-level ASGI app, served by any ASGI server
-(``uvicorn tests.apps.realapp:app``) or embedded (``python -m tests.apps.realapp --port N``).
+A module-level server with a Redis (or PostgreSQL) adapter and a module-level ASGI app, served by any
+ASGI server (``uvicorn tests.apps.realapp:app``) or embedded (``python -m tests.apps.realapp --port N``).
 Configured by the environment:
 
-* ``REALAPP_REDIS``: Redis URL (the adapter and the handlers' data);
+* ``REALAPP_REDIS``: Redis URL (the Redis adapter and the handlers' data);
 * ``REALAPP_KEY``: the adapter's channel prefix, also the prefix of every Redis key the app writes;
-* ``REALAPP_PG``: a PostgreSQL DSN for asyncpg;
+* ``REALAPP_PG``: a PostgreSQL DSN for asyncpg (the handlers, and the PostgreSQL adapter);
+* ``REALAPP_ADAPTER``: ``redis`` (the default) or ``postgres``;
 * ``REALAPP_HTTP``: the base URL of an HTTP service answering ``GET /echo?text=...`` with the text;
 * ``REALAPP_NODE``: this process's name in answers (default ``pid<pid>``).
 
@@ -30,8 +31,10 @@ import redis.asyncio
 
 import aiosio
 from aiosio import ConnectRefusedError
-from aiosio.adapters.redis import create_adapter
+from aiosio.adapters import postgres
+from aiosio.adapters import redis as redis_adapter
 from aiosio.serve import run, wait_for_shutdown_signal
+from aiosio.server.server import AdapterFactory
 
 KEY = os.environ["REALAPP_KEY"]
 PG_DSN = os.environ["REALAPP_PG"]
@@ -41,13 +44,14 @@ NODE = os.environ.get("REALAPP_NODE") or f"pid{os.getpid()}"
 SLOW_CONNECT = float(os.environ.get("REALAPP_SLOW_CONNECT", "0"))
 
 db = redis.asyncio.Redis.from_url(os.environ["REALAPP_REDIS"], decode_responses=True)
-io = aiosio.Server(
-    adapter=create_adapter(
+adapter: AdapterFactory
+if os.environ.get("REALAPP_ADAPTER", "redis") == "postgres":
+    adapter = postgres.create_adapter(PG_DSN, channel_prefix=KEY, requests_timeout=3.0)
+else:
+    adapter = redis_adapter.create_adapter(
         redis.asyncio.Redis.from_url(os.environ["REALAPP_REDIS"]), key=KEY, requests_timeout=3.0
-    ),
-    ping_interval=5.0,
-    ping_timeout=10.0,
-)
+    )
+io = aiosio.Server(adapter=adapter, ping_interval=5.0, ping_timeout=10.0)
 app = io.asgi_app()
 
 #: Set per event by the handlers, the way tracing and logging libraries use contextvars.

@@ -2,8 +2,10 @@
 
 ``start_app(host, ...)`` starts ``python -m tests.apps.realapp`` (the embedded server),
 ``uvicorn``, ``hypercorn`` or ``granian`` on a free port and returns once the port answers and the
-app's Redis adapter has subscribed to its request channel, checked with a separate Redis client
-(``PUBSUB NUMSUB``), never by sending the app a warm-up request.
+app's adapter is in the cluster, never by sending the app a warm-up request: for the Redis adapter,
+its subscription to the request channel (``PUBSUB NUMSUB`` from a separate client); for the
+PostgreSQL adapter, its first heartbeat and the other nodes' answers, heard by a listener of the
+test's own (:class:`PostgresNodes`).
 """
 
 from __future__ import annotations
@@ -11,21 +13,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
+from aiosio.adapters.cluster import MessageType
 from tests.deploy.support import Process
 from tests.support.ports import free_port
 
 __all__ = [
     "PG_DSN",
     "AppProcess",
+    "PostgresNodes",
     "echo_service",
     "eventually",
     "request_subscribers",
@@ -102,6 +108,40 @@ async def eventually(
         raise AssertionError(f"still {last!r} after {within} s") from None
 
 
+@dataclass
+class PostgresNodes:
+    """Listens on the PostgreSQL adapter's channel of the main namespace (``<key>#/``) and tells how
+    many nodes have joined: a node counts once its INITIAL_HEARTBEAT was heard and every node known
+    before it has answered with a HEARTBEAT since (PostgreSQL hands a notification to every listener
+    at once, so the new node has heard those answers too)."""
+
+    channel: str
+    conn: asyncpg.Connection | None = None
+    nodes: list[str] = field(default_factory=list)
+    unanswered: set[str] = field(default_factory=set)
+
+    async def start(self, dsn: str) -> None:
+        self.conn = await asyncpg.connect(dsn)
+        await self.conn.add_listener(self.channel, self._on_notify)
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        message = json.loads(payload)
+        uid = message.get("uid")
+        if message.get("type") == MessageType.INITIAL_HEARTBEAT and uid not in self.nodes:
+            self.unanswered = set(self.nodes)
+            self.nodes.append(uid)
+        elif message.get("type") == MessageType.HEARTBEAT:
+            self.unanswered.discard(uid)
+
+    def joined(self) -> int:
+        """The nodes in the cluster, the newest counted once the others answered it."""
+        return len(self.nodes) - (1 if self.unanswered else 0)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
 def _port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -111,14 +151,9 @@ def _port_open(port: int) -> bool:
 
 
 async def start_app(
-    host: str,
-    redis: Redis,
-    env: dict[str, str],
-    *,
-    subscribers: int = 1,
-    workers: int = 1,
+    host: str, env: dict[str, str], ready: Callable[[], Awaitable[bool]], *, workers: int = 1
 ) -> AppProcess:
-    """Serve the app under ``host``; ready once ``subscribers`` servers share the key in Redis."""
+    """Serve the app under ``host``; started once its port answers and ``ready()`` is true."""
     port = free_port()
     process = await Process.start(*host_argv(host, port, workers), env=env)
     app = AppProcess(host, port, process)
@@ -128,9 +163,8 @@ async def start_app(
                 if process.proc.returncode is not None:
                     raise AssertionError(f"{host} exited:\n{app.output()}")
                 await asyncio.sleep(0.05)
-            key = env["REALAPP_KEY"]
             while True:
-                if await request_subscribers(redis, key) >= subscribers:
+                if await ready():
                     break
                 await asyncio.sleep(0.02)
     except BaseException as exc:

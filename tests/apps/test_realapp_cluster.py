@@ -1,11 +1,12 @@
-"""tests/apps/realapp.py on several uvicorn processes sharing one Redis: broadcasts, ``fetch_sockets``
-and ``server_side_emit_with_ack`` started inside handlers cross the processes, with no warm-up request
-(readiness is read from Redis with a client of the test's own). Then ``uvicorn --workers 2`` for
-WebSocket-only clients, which need no sticky sessions.
+"""tests/apps/realapp.py on several uvicorn processes sharing one Redis, or one PostgreSQL:
+broadcasts, ``fetch_sockets`` and ``server_side_emit_with_ack`` started inside handlers cross the
+processes, with no warm-up request (readiness is read from Redis or PostgreSQL with a client of the
+test's own). Then ``uvicorn --workers 2`` for WebSocket-only clients, which need no sticky sessions.
 """
 
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
 
 from .clients import AppClient
@@ -13,11 +14,13 @@ from .conftest import RealApp
 from .support import eventually
 
 
+@pytest.mark.parametrize("adapter", ["redis", "postgres"])
 async def test_two_uvicorn_processes_share_broadcasts_fetch_sockets_and_requests(
-    realapp: RealApp, redis: Redis, key: str
+    adapter: str, realapp: RealApp, redis: Redis, key: str
 ) -> None:
-    first = await realapp.serve("uvicorn", "A", subscribers=1)
-    second = await realapp.serve("uvicorn", "B", subscribers=2)
+    env = {"REALAPP_ADAPTER": adapter}
+    first = await realapp.serve("uvicorn", "A", env, subscribers=1)
+    second = await realapp.serve("uvicorn", "B", env, subscribers=2)
     alice = await realapp.connect(first, "node", "alice")
     bob = await realapp.connect(second, "python", "bob")
     carol = await realapp.connect(second, "node", "carol")
@@ -51,11 +54,13 @@ async def test_two_uvicorn_processes_share_broadcasts_fetch_sockets_and_requests
     assert await alice.call("count_users") == {"count": 2, "users": ["alice", "bob"]}
 
 
-async def test_uvicorn_workers_serve_websocket_only_clients(realapp: RealApp) -> None:
+@pytest.mark.parametrize("adapter", ["redis", "postgres"])
+async def test_uvicorn_workers_serve_websocket_only_clients(adapter: str, realapp: RealApp) -> None:
     """``uvicorn --workers 2``: each worker runs the app's lifespan (its adapter subscribes), and
     WebSocket-only clients, whose one connection lands on either worker, see one cluster."""
     names = [f"u{index}" for index in range(16)]
-    app = await realapp.serve("uvicorn", subscribers=2, workers=2)
+    env = {"REALAPP_ADAPTER": adapter}
+    app = await realapp.serve("uvicorn", env=env, subscribers=2, workers=2)
     clients: list[AppClient] = []
     workers: dict[str, list[str]] = {}
     for index, name in enumerate(names):
