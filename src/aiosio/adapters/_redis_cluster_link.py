@@ -14,29 +14,66 @@ the application's ``redis.asyncio.RedisCluster``:
 * ``PUBSUB NUMSUB`` asks every master and adds the counts up, since a node only counts its own
   subscribers (as ``@socket.io/redis-adapter`` does with a cluster).
 
+* keyed commands (the streams adapter's ``XADD`` / ``SET`` through :meth:`RedisClusterLink.send`,
+  ``XRANGE`` / ``GETDEL`` through :meth:`RedisClusterLink.command`) to the master of the key's slot;
+  the stream reader's own connection to the master of the stream's slot
+  (:meth:`RedisClusterLink.new_connection`).
+
 Each master's link is self-healing on its own (see :mod:`aiosio.adapters._redis_link`). The slot map is
-read when the first adapter starts (``RedisCluster.initialize``); slots moved later (resharding, a
-failover to a replica) are not followed: commands to the old owner fail with ``AdapterError``.
+read when the first adapter starts (``RedisCluster.initialize``) and followed afterwards, while slots move
+(``redis-cli --cluster reshard``, ``CLUSTER SETSLOT``, a failover):
+
+* a pipelined command the old owner answers with ``MOVED`` / ``ASK`` / ``TRYAGAIN`` is sent again
+  through the application's ``RedisCluster`` client, which follows the redirection and updates the slot
+  map; the commands after it go to the new owner. Nothing is lost; the few commands of the moving slot
+  that were in flight can be delivered out of order with the ones right after them.
+* a shard subscription the old owner drops (the unsolicited ``sunsubscribe`` Redis sends when a slot
+  leaves a master, or ``SSUBSCRIBE`` refused with ``MOVED``) is made again on the new owner once a
+  re-read slot map names it. Sharded pub/sub keeps nothing: what is published on the channel between the
+  move and the new subscription is lost for this server (the time for ``CLUSTER SLOTS`` and one
+  ``SSUBSCRIBE``, a few milliseconds on a local cluster).
+* the stream reader, redirected, re-reads the slot map and resumes on the new owner after the last
+  entry it read: no entry is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import ConnectionPool
-from redis.exceptions import RedisError
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import AskError, RedisError, TryAgainError
 
 from aiosio.adapters._redis_link import Handler, RedisLink, SubscriptionKind
 from aiosio.adapters._shared_link import SharedLink
 from aiosio.exceptions import AdapterError
 
-__all__ = ["RedisClusterLink"]
+__all__ = ["RedisClusterLink", "is_redirection"]
+
+logger = logging.getLogger("aiosio.adapter")
+
+#: commands the link routes by their first argument (a key, or a shard channel)
+_KEYED = frozenset(("SPUBLISH", "XADD", "SET"))
+#: seconds between two reads of the slot map while a subscription looks for its new master
+_RESUBSCRIBE_DELAY = 0.05
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def is_redirection(error: BaseException | None) -> bool:
+    """True for a reply that says the slot is (being) served elsewhere: ``MOVED``, ``ASK``,
+    ``TRYAGAIN`` (raised as is, or as the cause of an :class:`AdapterError`)."""
+    while error is not None:
+        if isinstance(error, (AskError, TryAgainError)):
+            return True
+        error = error.__cause__
+    return False
 
 
 class RedisClusterLink(SharedLink):
@@ -54,6 +91,12 @@ class RedisClusterLink(SharedLink):
         self._links: dict[str, RedisLink] = {}
         self._placed: dict[tuple[SubscriptionKind, str], RedisLink] = {}
         self._ready = False
+        self._closed = False
+        self._refreshing: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.subscribe_timeout: float = options.get("subscribe_timeout", 5.0)
+        self.retry_min_delay: float = options.get("retry_min_delay", 0.05)
+        self.retry_max_delay: float = options.get("retry_max_delay", 2.0)
 
     # -- routing --------------------------------------------------------------------------------------
 
@@ -83,8 +126,85 @@ class RedisClusterLink(SharedLink):
             pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
             link = RedisLink(Redis(connection_pool=pool), **self.options)
             link.acquire()
+            link.on_moved = self._on_moved
             self._links[node.name] = link
         return link
+
+    async def refresh(self) -> None:
+        """Read the slot map again (one read at a time; callers that come meanwhile share it)."""
+        task = self._refreshing
+        if task is None or task.done():
+            task = self._refreshing = asyncio.get_running_loop().create_task(
+                self.client.nodes_manager.initialize()
+            )
+        try:
+            await asyncio.shield(task)
+        except RedisError as exc:
+            raise AdapterError(f"could not read the Redis Cluster slot map: {exc}") from exc
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- slots that move ------------------------------------------------------------------------------
+
+    def _on_moved(self, kind: SubscriptionKind, name: str, handler: Handler) -> None:
+        if self._placed.get((kind, name)) is None or self._closed:
+            return
+        logger.info("Redis Cluster moved the slot of %s; subscribing on its new master", name)
+        self._spawn(self._resubscribe(kind, name, handler))
+
+    async def _resubscribe(self, kind: SubscriptionKind, name: str, handler: Handler) -> None:
+        old = self._placed.get((kind, name))
+        for attempt in range(100):
+            if (kind, name) not in self._placed:
+                return  # unsubscribed meanwhile
+            try:
+                await self.refresh()
+                link = self._link_for(name)
+            except AdapterError as exc:
+                logger.debug("slot map not readable yet: %s", exc)
+                link = None
+            # a master that has not heard of the move yet names the old owner: ask again
+            if link is not None and (link is not old or attempt >= 20):
+                self._placed[(kind, name)] = link
+                link.subscribe_nowait(kind, name, handler)
+                return
+            await asyncio.sleep(_RESUBSCRIBE_DELAY)
+        logger.warning("could not place the subscription to %s on a Redis Cluster master", name)
+
+    async def _redirect(self, command: tuple[Any, ...], outer: asyncio.Future[Any]) -> None:
+        """Send ``command`` again through the application's client, which follows MOVED / ASK."""
+        try:
+            reply = await self.client.execute_command(*command)
+        except Exception as exc:
+            if not outer.done():
+                outer.set_exception(AdapterError(f"Redis Cluster refused a command: {exc}"))
+            return
+        if not outer.done():
+            outer.set_result(reply)
+
+    def _settle(
+        self, command: tuple[Any, ...], outer: asyncio.Future[Any], inner: asyncio.Future[Any]
+    ) -> None:
+        if outer.done():
+            return
+        if inner.cancelled():
+            outer.cancel()
+            return
+        error = inner.exception()
+        if error is None:
+            outer.set_result(inner.result())
+        elif is_redirection(error) and not self._closed:
+            self._spawn(self._redirect(command, outer))
+        else:
+            outer.set_exception(error)
+
+    def acquire(self) -> None:
+        """One more adapter uses the link (a closed link opens again)."""
+        self._closed = False
+        super().acquire()
 
     # -- the RedisLink interface ----------------------------------------------------------------------
 
@@ -98,15 +218,36 @@ class RedisClusterLink(SharedLink):
         """The number of commands waiting to be written, over every master."""
         return sum(link.buffered for link in self._links.values())
 
-    def send(self, *command: Any) -> Any:
-        """Queue ``SPUBLISH channel payload`` on the master of ``channel``, ``PUBLISH`` on this
-        server's publishing master (the same for every classic message, to keep their order)."""
+    def send(self, *command: Any) -> asyncio.Future[Any]:
+        """Queue ``SPUBLISH channel payload`` (or ``XADD key ...`` / ``SET key ...``) on the master of
+        the channel's (key's) slot, ``PUBLISH`` on this server's publishing master (the same for every
+        classic message, to keep their order). A command redirected by its master (the slot moved) is
+        sent again through the cluster client; the future gets the final reply."""
         name = _text(command[0]).upper()
-        if name == "SPUBLISH":
-            return self._link_for(_text(command[1])).send(*command)
-        if name == "PUBLISH":
-            return self._publisher().send(*command)
-        raise AdapterError(f"{name} is not routed by the Redis Cluster link")
+        if name in _KEYED:
+            link = self._link_for(_text(command[1]))
+        elif name == "PUBLISH":
+            link = self._publisher()
+        else:
+            raise AdapterError(f"{name} is not routed by the Redis Cluster link")
+        inner = link.send(*command)
+        outer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        inner.add_done_callback(lambda done: self._settle(command, outer, done))
+        return outer
+
+    def new_connection(self, key: str | None = None) -> AbstractConnection:
+        """A new connection (not connected yet) to the master of ``key``'s slot, for a stream reader."""
+        if key is None:
+            raise ValueError("a Redis Cluster connection is for the master of one key")
+        return self._link_for(key).new_connection()
+
+    def is_stale(self, conn: AbstractConnection) -> bool:
+        """Always False: a reader on a master that lost the slot is redirected (``MOVED``)."""
+        return False
+
+    async def initialize(self) -> None:
+        """Read the slot map unless it was read already."""
+        await self._initialize()
 
     def _publisher(self) -> RedisLink:
         if not self._ready:
@@ -117,7 +258,9 @@ class RedisClusterLink(SharedLink):
         return self._link_for_node(primaries[0])
 
     async def command(self, *args: Any) -> Any:
-        """``PUBSUB NUMSUB`` (summed over the masters) or ``PUBSUB SHARDNUMSUB`` (the slot's master)."""
+        """``PUBSUB NUMSUB`` (summed over the masters), ``PUBSUB SHARDNUMSUB`` (the slot's master), or a
+        keyed command (``XRANGE``, ``GETDEL``...) through the cluster client, which routes it by its key
+        and follows redirections."""
         await self._initialize()
         if len(args) >= 3 and _text(args[0]).upper() == "PUBSUB":
             sub = _text(args[1]).upper()
@@ -133,7 +276,16 @@ class RedisClusterLink(SharedLink):
                 for channel, total in zip(args[2:], totals, strict=True):
                     flat += [channel, total]
                 return flat
-        raise AdapterError(f"{_text(args[0])} is not routed by the Redis Cluster link")
+        try:
+            return await self.client.execute_command(*args)
+        except RedisError as exc:
+            raise AdapterError(f"Redis command {_text(args[0])} failed: {exc}") from exc
+        except OSError as exc:
+            raise AdapterError(f"Redis Cluster is unreachable: {exc}") from exc
+
+    async def take(self, key: str) -> Any:
+        """``GETDEL key``: the value, removed (``None`` when absent)."""
+        return await self.command("GETDEL", key)
 
     async def subscribe(self, kind: SubscriptionKind, name: str, handler: Handler) -> None:
         """Subscribe on the master of ``name``'s slot (see :meth:`RedisLink.subscribe`)."""
@@ -156,9 +308,14 @@ class RedisClusterLink(SharedLink):
 
     async def close(self) -> None:
         """Close every master's link (and the connection pools they opened)."""
+        self._closed = True
         links = list(self._links.values())
         self._links.clear()
         self._placed.clear()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         for link in links:
             await link.close()
             await link.client.aclose()
