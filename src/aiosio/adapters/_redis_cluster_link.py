@@ -23,10 +23,11 @@ Each master's link is self-healing on its own (see :mod:`aiosio.adapters._redis_
 read when the first adapter starts (``RedisCluster.initialize``) and followed afterwards, while slots move
 (``redis-cli --cluster reshard``, ``CLUSTER SETSLOT``, a failover):
 
-* a pipelined command the old owner answers with ``MOVED`` / ``ASK`` / ``TRYAGAIN`` is sent again
-  through the application's ``RedisCluster`` client, which follows the redirection and updates the slot
-  map; the commands after it go to the new owner. Nothing is lost; the few commands of the moving slot
-  that were in flight can be delivered out of order with the ones right after them.
+* a pipelined command the old owner answers with ``MOVED`` is sent again to the new owner a re-read slot
+  map names, after ``redirect_hold`` (0.1 s): the time for the other servers, told of the move by the
+  same master, to subscribe there (the commands sent meanwhile queue behind it, in order). ``ASK`` /
+  ``TRYAGAIN`` (a slot in migration) go through the application's ``RedisCluster`` client, which
+  follows them. Nothing is lost; a command redirected late can arrive after ones sent right after it.
 * a shard subscription the old owner drops (the unsolicited ``sunsubscribe`` Redis sends when a slot
   leaves a master, or ``SSUBSCRIBE`` refused with ``MOVED``) is made again on the new owner once a
   re-read slot map names it. Sharded pub/sub keeps nothing: what is published on the channel between the
@@ -34,6 +35,13 @@ read when the first adapter starts (``RedisCluster.initialize``) and followed af
   ``SSUBSCRIBE``, a few milliseconds on a local cluster).
 * the stream reader, redirected, re-reads the slot map and resumes on the new owner after the last
   entry it read: no entry is lost.
+
+A master that dies is replaced by its replica after the cluster's node timeout. While some master's link
+is down, the slot map is read again every ``topology_check_interval`` (1 s); once it names other masters,
+the subscriptions placed on the dead one are made on the new owners of their slots, and the commands
+buffered for it are sent to them, in order, ``1.5 * topology_check_interval`` later: by then the other
+servers, checking on the same schedule, have subscribed on the new masters too. What the dead master had
+accepted and not yet replicated is lost with it (Redis replication is asynchronous).
 """
 
 from __future__ import annotations
@@ -83,13 +91,25 @@ class RedisClusterLink(SharedLink):
     ``options`` go to each master's :class:`RedisLink` (``max_buffer`` applies per master).
     """
 
-    def __init__(self, client: RedisCluster, **options: Any) -> None:
+    def __init__(
+        self,
+        client: RedisCluster,
+        *,
+        topology_check_interval: float = 1.0,
+        redirect_hold: float = 0.1,
+        **options: Any,
+    ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("the Redis client must not decode responses (decode_responses=False)")
         self.client = client
         self.options = options
+        self.topology_check_interval = topology_check_interval
+        #: seconds a master handed redirected commands waits before writing them (and what follows)
+        self.redirect_hold = redirect_hold
         self._links: dict[str, RedisLink] = {}
         self._placed: dict[tuple[SubscriptionKind, str], RedisLink] = {}
+        self._handlers: dict[tuple[SubscriptionKind, str], Handler] = {}
+        self._watch_task: asyncio.Task[None] | None = None
         self._ready = False
         self._closed = False
         self._refreshing: asyncio.Task[None] | None = None
@@ -108,6 +128,8 @@ class RedisClusterLink(SharedLink):
         except RedisError as exc:
             raise AdapterError(f"Redis Cluster is unreachable: {exc}") from exc
         self._ready = True
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch())
 
     def _link_for(self, name: str) -> RedisLink:
         if not self._ready:
@@ -134,18 +156,85 @@ class RedisClusterLink(SharedLink):
         """Read the slot map again (one read at a time; callers that come meanwhile share it)."""
         task = self._refreshing
         if task is None or task.done():
-            task = self._refreshing = asyncio.get_running_loop().create_task(
-                self.client.nodes_manager.initialize()
-            )
+            task = self._refreshing = asyncio.get_running_loop().create_task(self._reload())
         try:
             await asyncio.shield(task)
         except RedisError as exc:
             raise AdapterError(f"could not read the Redis Cluster slot map: {exc}") from exc
 
+    async def _reload(self) -> None:
+        await self.client.nodes_manager.initialize()
+        # at once, before any command is routed by the new map: the backlog of a master that is
+        # gone goes out before them
+        if not self._closed:
+            try:
+                self._replace()
+            except Exception:
+                logger.exception("could not follow the Redis Cluster's new masters")
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # -- masters that fail ---------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.topology_check_interval)
+            if not any(link.down for link in self._links.values()):
+                continue
+            try:
+                await self.refresh()  # and moves what sat on a master that is gone
+            except AdapterError as exc:
+                logger.debug("could not read the slot map: %s", exc)
+
+    def _replace(self) -> None:
+        """Move what sits on a link whose master no longer owns it (after a failover)."""
+        for key, old in list(self._placed.items()):
+            kind, name = key
+            try:
+                new = self._link_for(name)
+            except AdapterError:
+                continue
+            # classic pub/sub reaches every node: only a dead master's subscriptions move
+            if new is old or (kind != "shard" and not old.down):
+                continue
+            logger.info("Redis Cluster: subscription to %s moves to a new master", name)
+            old.unsubscribe(kind, name)
+            self._placed[key] = new
+            new.subscribe_nowait(kind, name, self._handlers[key])
+        primaries = {node.name for node in self.client.get_primaries()}
+        for node_name, link in list(self._links.items()):
+            if node_name in primaries:
+                continue
+            pending = link.take_pending()
+            if pending:
+                logger.info(
+                    "Redis Cluster: %d commands buffered for %s go to the new masters",
+                    len(pending),
+                    node_name,
+                )
+            for command, future in pending:
+                self._resend(command, future)
+            if link.buffered == 0 and not any(placed is link for placed in self._placed.values()):
+                del self._links[node_name]
+                self._spawn(_close_link(link))
+
+    def _resend(self, command: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        try:
+            link = self._route(command)
+            if link.buffered == 0:
+                # the other servers look for the new master on the same schedule: the backlog
+                # waits for their subscriptions there (pub/sub keeps nothing), the next commands
+                # queue behind it
+                link.hold(1.5 * self.topology_check_interval)
+            again = link.send(*command)
+        except AdapterError as exc:
+            if not future.done():
+                future.set_exception(exc)
+            return
+        again.add_done_callback(lambda done: _copy(done, future))
 
     # -- slots that move ------------------------------------------------------------------------------
 
@@ -174,8 +263,31 @@ class RedisClusterLink(SharedLink):
             await asyncio.sleep(_RESUBSCRIBE_DELAY)
         logger.warning("could not place the subscription to %s on a Redis Cluster master", name)
 
-    async def _redirect(self, command: tuple[Any, ...], outer: asyncio.Future[Any]) -> None:
-        """Send ``command`` again through the application's client, which follows MOVED / ASK."""
+    async def _redirect(
+        self, command: tuple[Any, ...], outer: asyncio.Future[Any], refused: Any, attempt: int
+    ) -> None:
+        """Send a redirected ``command`` again: to the new owner of its slot once a re-read slot map
+        names one (held for :attr:`redirect_hold` the first time, so the other servers' subscriptions
+        get there before the backlog), else through the application's client, which follows
+        ``ASK`` / ``TRYAGAIN`` (a slot in migration) on its own."""
+        link = None
+        if attempt < 3:
+            with contextlib.suppress(AdapterError):
+                await self.refresh()
+                link = self._route(command)
+        if link is not None and link is not refused:
+            if link.buffered == 0 and attempt == 0:
+                link.hold(self.redirect_hold)
+            try:
+                inner = link.send(*command)
+            except AdapterError as exc:
+                if not outer.done():
+                    outer.set_exception(exc)
+                return
+            inner.add_done_callback(
+                lambda done: self._settle(command, outer, done, link, attempt + 1)
+            )
+            return
         try:
             reply = await self.client.execute_command(*command)
         except Exception as exc:
@@ -186,7 +298,12 @@ class RedisClusterLink(SharedLink):
             outer.set_result(reply)
 
     def _settle(
-        self, command: tuple[Any, ...], outer: asyncio.Future[Any], inner: asyncio.Future[Any]
+        self,
+        command: tuple[Any, ...],
+        outer: asyncio.Future[Any],
+        inner: asyncio.Future[Any],
+        link: RedisLink,
+        attempt: int = 0,
     ) -> None:
         if outer.done():
             return
@@ -197,7 +314,7 @@ class RedisClusterLink(SharedLink):
         if error is None:
             outer.set_result(inner.result())
         elif is_redirection(error) and not self._closed:
-            self._spawn(self._redirect(command, outer))
+            self._spawn(self._redirect(command, outer, link, attempt))
         else:
             outer.set_exception(error)
 
@@ -223,17 +340,19 @@ class RedisClusterLink(SharedLink):
         the channel's (key's) slot, ``PUBLISH`` on this server's publishing master (the same for every
         classic message, to keep their order). A command redirected by its master (the slot moved) is
         sent again through the cluster client; the future gets the final reply."""
-        name = _text(command[0]).upper()
-        if name in _KEYED:
-            link = self._link_for(_text(command[1]))
-        elif name == "PUBLISH":
-            link = self._publisher()
-        else:
-            raise AdapterError(f"{name} is not routed by the Redis Cluster link")
+        link = self._route(command)
         inner = link.send(*command)
         outer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        inner.add_done_callback(lambda done: self._settle(command, outer, done))
+        inner.add_done_callback(lambda done: self._settle(command, outer, done, link))
         return outer
+
+    def _route(self, command: tuple[Any, ...]) -> RedisLink:
+        name = _text(command[0]).upper()
+        if name in _KEYED:
+            return self._link_for(_text(command[1]))
+        if name == "PUBLISH":
+            return self._publisher()
+        raise AdapterError(f"{name} is not routed by the Redis Cluster link")
 
     def new_connection(self, key: str | None = None) -> AbstractConnection:
         """A new connection (not connected yet) to the master of ``key``'s slot, for a stream reader."""
@@ -292,17 +411,20 @@ class RedisClusterLink(SharedLink):
         await self._initialize()
         link = self._link_for(name)
         self._placed[(kind, name)] = link
+        self._handlers[(kind, name)] = handler
         await link.subscribe(kind, name, handler)
 
     def subscribe_nowait(self, kind: SubscriptionKind, name: str, handler: Handler) -> None:
         """Like :meth:`subscribe`, without waiting for the confirmation."""
         link = self._link_for(name)
         self._placed[(kind, name)] = link
+        self._handlers[(kind, name)] = handler
         link.subscribe_nowait(kind, name, handler)
 
     def unsubscribe(self, kind: SubscriptionKind, name: str) -> None:
         """Stop delivering ``name``."""
         link = self._placed.pop((kind, name), None)
+        self._handlers.pop((kind, name), None)
         if link is not None:
             link.unsubscribe(kind, name)
 
@@ -312,6 +434,10 @@ class RedisClusterLink(SharedLink):
         links = list(self._links.values())
         self._links.clear()
         self._placed.clear()
+        self._handlers.clear()
+        if self._watch_task is not None:
+            self._tasks.add(self._watch_task)
+            self._watch_task = None
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -319,3 +445,19 @@ class RedisClusterLink(SharedLink):
         for link in links:
             await link.close()
             await link.client.aclose()
+
+
+def _copy(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        target.set_result(source.result())
+
+
+async def _close_link(link: RedisLink) -> None:
+    await link.close()
+    await link.client.aclose()

@@ -124,6 +124,7 @@ class RedisLink(SharedLink):
         self._unconfirmed = 0
         self._publisher_down = False
         self._closed = False
+        self._hold_until = 0.0
         #: set by a Redis Cluster link: called with a shard subscription the node dropped (its slot
         #: moved to another master: an unsolicited ``sunsubscribe``, or ``SSUBSCRIBE`` refused with
         #: ``MOVED``); the link no longer holds it
@@ -200,6 +201,28 @@ class RedisLink(SharedLink):
         """The number of commands waiting to be written."""
         return len(self._queue)
 
+    @property
+    def down(self) -> bool:
+        """True while the publisher cannot reach Redis, or the subscriber has subscriptions to make
+        and no connection."""
+        if self._publisher_down:
+            return True
+        waiting = any(self._handlers.values())
+        return waiting and self._reader_task is not None and self._sub_conn is None
+
+    def hold(self, seconds: float) -> None:
+        """Write nothing for ``seconds`` (what is sent meanwhile waits, in order)."""
+        self._hold_until = asyncio.get_running_loop().time() + seconds
+
+    def take_pending(self) -> list[tuple[tuple[Any, ...], asyncio.Future[Any]]]:
+        """Hand over the commands waiting for a publisher that has no connection (to send them
+        elsewhere: a Redis Cluster master that failed over); empty while the publisher is connected."""
+        if self._pub_conn is not None:
+            return []
+        pending = list(self._queue)
+        self._queue.clear()
+        return pending
+
     async def _write_loop(self) -> None:
         assert self._wakeup is not None
         queue = self._queue
@@ -228,6 +251,12 @@ class RedisLink(SharedLink):
                             )
                             down = False
                         delay = 0.0
+                    if self._hold_until:
+                        # handed another master's backlog: let every server subscribe here first
+                        wait = self._hold_until - asyncio.get_running_loop().time()
+                        self._hold_until = 0.0
+                        if wait > 0:
+                            await asyncio.sleep(wait)
                     await self._write_batch(conn)
                 except _LINK_ERRORS as exc:
                     self._pub_conn = None

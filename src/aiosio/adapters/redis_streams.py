@@ -213,6 +213,10 @@ class _StreamReader:
                         "Redis stream reader lost its connection (%s); reconnecting", exc
                     )
                     down = True
+                if isinstance(self.link, RedisClusterLink):
+                    # the stream's master may have failed over to its replica
+                    with contextlib.suppress(Exception):
+                        await self.link.refresh()
                 delay = min(max(delay * 2, self.link.retry_min_delay), self.link.retry_max_delay)
                 await asyncio.sleep(delay)
             finally:
