@@ -196,6 +196,11 @@ def _adapter_of(kind: str, redis_client: Redis | None, dsn: str, prefix: str) ->
     if kind == "redis":
         assert redis_client is not None
         return redis_adapter.create_adapter(redis_client, key=prefix, requests_timeout=1.0)
+    if kind == "sharded":
+        assert redis_client is not None
+        return redis_adapter.create_sharded_adapter(
+            redis_client, channel_prefix=prefix, requests_timeout=1.0
+        )
     if kind == "streams":
         assert redis_client is not None
         return redis_streams.create_adapter(
@@ -214,13 +219,14 @@ def _adapter_of(kind: str, redis_client: Redis | None, dsn: str, prefix: str) ->
 #: what fetch_sockets / fetchSockets says when one of three servers (the asker aside) is silent
 FETCH_TIMEOUT_MESSAGES = {
     "redis": "timeout reached while waiting for fetchSockets response",
+    "sharded": "timeout reached: only 1 responses received out of 2",
     "streams": "timeout reached: only 1 responses received out of 2",
     "postgres": "timeout reached: missing 1 responses",
 }
 
 
 @requires_node
-@pytest.mark.parametrize("kind", ["redis", "streams", "postgres"])
+@pytest.mark.parametrize("kind", ["redis", "sharded", "streams", "postgres"])
 async def test_fetch_timeout_matches_the_reference(
     kind: str, redis_url: str, postgres_dsn: str
 ) -> None:
