@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import secrets
 import time
@@ -168,7 +169,7 @@ def losses(
         duplicates = len(client.received("n")) - len(got)
         window = round((sent_at[lost[-1]] - sent_at[lost[0]]) * 1000, 1) if lost else 0.0
         order = [args[0] for args in client.received("n")]
-        late = sum(1 for before, after in zip(order, order[1:], strict=False) if after < before)
+        late = sum(1 for before, after in itertools.pairwise(order) if after < before)
         report[client.name] = {
             "lost": len(lost),
             "window_ms": window,
