@@ -114,6 +114,8 @@ class RedisClusterLink(SharedLink):
         self._closed = False
         self._refreshing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: commands sent again after a redirection (a second one goes through the cluster client)
+        self._retried: set[asyncio.Future[Any]] = set()
         self.subscribe_timeout: float = options.get("subscribe_timeout", 5.0)
         self.retry_min_delay: float = options.get("retry_min_delay", 0.05)
         self.retry_max_delay: float = options.get("retry_max_delay", 2.0)
@@ -149,6 +151,7 @@ class RedisClusterLink(SharedLink):
             link = RedisLink(Redis(connection_pool=pool), **self.options)
             link.acquire()
             link.on_moved = self._on_moved
+            link.on_redirect = self._on_redirect
             self._links[node.name] = link
         return link
 
@@ -204,6 +207,9 @@ class RedisClusterLink(SharedLink):
             old.unsubscribe(kind, name)
             self._placed[key] = new
             new.subscribe_nowait(kind, name, self._handlers[key])
+            if kind == "shard":
+                # this server's next publishes there wait for the other servers' subscriptions
+                new.hold(self.redirect_hold)
         primaries = {node.name for node in self.client.get_primaries()}
         for node_name, link in list(self._links.items()):
             if node_name in primaries:
@@ -255,6 +261,8 @@ class RedisClusterLink(SharedLink):
             except AdapterError as exc:
                 logger.debug("slot map not readable yet: %s", exc)
                 link = None
+            if self._placed.get((kind, name)) is not old:
+                return  # moved by the re-read slot map already
             # a master that has not heard of the move yet names the old owner: ask again
             if link is not None and (link is not old or attempt >= 20):
                 self._placed[(kind, name)] = link
@@ -263,60 +271,55 @@ class RedisClusterLink(SharedLink):
             await asyncio.sleep(_RESUBSCRIBE_DELAY)
         logger.warning("could not place the subscription to %s on a Redis Cluster master", name)
 
+    def _on_redirect(
+        self, refused: RedisLink, command: tuple[Any, ...], future: asyncio.Future[Any]
+    ) -> None:
+        """A master answered ``command`` with ``MOVED`` / ``ASK`` / ``TRYAGAIN`` (its link calls this
+        instead of failing ``future``)."""
+        if self._closed:
+            future.set_exception(AdapterError("the Redis Cluster link is closed"))
+            return
+        self._spawn(self._redirect(command, future, refused))
+
     async def _redirect(
-        self, command: tuple[Any, ...], outer: asyncio.Future[Any], refused: Any, attempt: int
+        self, command: tuple[Any, ...], future: asyncio.Future[Any], refused: RedisLink
     ) -> None:
         """Send a redirected ``command`` again: to the new owner of its slot once a re-read slot map
-        names one (held for :attr:`redirect_hold` the first time, so the other servers' subscriptions
-        get there before the backlog), else through the application's client, which follows
-        ``ASK`` / ``TRYAGAIN`` (a slot in migration) on its own."""
+        names one (held for :attr:`redirect_hold` when nothing waits there yet, so the other servers'
+        subscriptions get there before the backlog), else (``ASK`` / ``TRYAGAIN``: a slot in
+        migration; or redirected twice) through the application's client, which follows them."""
         link = None
-        if attempt < 3:
+        if future not in self._retried:
             with contextlib.suppress(AdapterError):
                 await self.refresh()
                 link = self._route(command)
         if link is not None and link is not refused:
-            if link.buffered == 0 and attempt == 0:
+            if link.buffered == 0:
+                logger.info(
+                    "Redis Cluster redirected %s %s; sending it to the new master in %.2f s",
+                    _text(command[0]),
+                    _text(command[1]),
+                    self.redirect_hold,
+                )
                 link.hold(self.redirect_hold)
             try:
-                inner = link.send(*command)
+                again = link.send(*command)
             except AdapterError as exc:
-                if not outer.done():
-                    outer.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
                 return
-            inner.add_done_callback(
-                lambda done: self._settle(command, outer, done, link, attempt + 1)
-            )
+            self._retried.add(again)
+            again.add_done_callback(self._retried.discard)
+            again.add_done_callback(lambda done: _copy(done, future))
             return
         try:
             reply = await self.client.execute_command(*command)
         except Exception as exc:
-            if not outer.done():
-                outer.set_exception(AdapterError(f"Redis Cluster refused a command: {exc}"))
+            if not future.done():
+                future.set_exception(AdapterError(f"Redis Cluster refused a command: {exc}"))
             return
-        if not outer.done():
-            outer.set_result(reply)
-
-    def _settle(
-        self,
-        command: tuple[Any, ...],
-        outer: asyncio.Future[Any],
-        inner: asyncio.Future[Any],
-        link: RedisLink,
-        attempt: int = 0,
-    ) -> None:
-        if outer.done():
-            return
-        if inner.cancelled():
-            outer.cancel()
-            return
-        error = inner.exception()
-        if error is None:
-            outer.set_result(inner.result())
-        elif is_redirection(error) and not self._closed:
-            self._spawn(self._redirect(command, outer, link, attempt))
-        else:
-            outer.set_exception(error)
+        if not future.done():
+            future.set_result(reply)
 
     def acquire(self) -> None:
         """One more adapter uses the link (a closed link opens again)."""
@@ -339,12 +342,8 @@ class RedisClusterLink(SharedLink):
         """Queue ``SPUBLISH channel payload`` (or ``XADD key ...`` / ``SET key ...``) on the master of
         the channel's (key's) slot, ``PUBLISH`` on this server's publishing master (the same for every
         classic message, to keep their order). A command redirected by its master (the slot moved) is
-        sent again through the cluster client; the future gets the final reply."""
-        link = self._route(command)
-        inner = link.send(*command)
-        outer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        inner.add_done_callback(lambda done: self._settle(command, outer, done, link))
-        return outer
+        sent again to the new one; the future gets the final reply."""
+        return self._route(command).send(*command)
 
     def _route(self, command: tuple[Any, ...]) -> RedisLink:
         name = _text(command[0]).upper()
@@ -435,9 +434,11 @@ class RedisClusterLink(SharedLink):
         self._links.clear()
         self._placed.clear()
         self._handlers.clear()
-        if self._watch_task is not None:
-            self._tasks.add(self._watch_task)
-            self._watch_task = None
+        self._ready = False
+        for task in (self._watch_task, self._refreshing):
+            if task is not None:
+                self._tasks.add(task)
+        self._watch_task = self._refreshing = None
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

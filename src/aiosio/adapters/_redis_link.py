@@ -38,7 +38,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
-from redis.exceptions import AskError, RedisError, ResponseError
+from redis.exceptions import AskError, RedisError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -69,6 +69,7 @@ _LINK_ERRORS = (
     EOFError,
 )
 _BATCH = 2048
+_REDIRECTIONS = (AskError, TryAgainError)  # MovedError is an AskError
 
 
 def _text(value: Any) -> str:
@@ -129,6 +130,11 @@ class RedisLink(SharedLink):
         #: moved to another master: an unsolicited ``sunsubscribe``, or ``SSUBSCRIBE`` refused with
         #: ``MOVED``); the link no longer holds it
         self.on_moved: Callable[[SubscriptionKind, str, Handler], None] | None = None
+        #: set by a Redis Cluster link: called with ``(self, command, future)`` for a command refused
+        #: with ``MOVED`` / ``ASK`` / ``TRYAGAIN``, instead of failing its future
+        self.on_redirect: (
+            Callable[[RedisLink, tuple[Any, ...], asyncio.Future[Any]], None] | None
+        ) = None
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -297,8 +303,12 @@ class RedisLink(SharedLink):
                 if future.done():
                     continue
                 if isinstance(reply, ResponseError):
+                    if self.on_redirect is not None and isinstance(reply, _REDIRECTIONS):
+                        # the slot is served elsewhere: the Redis Cluster link sends it there
+                        self.on_redirect(self, _command, future)
+                        continue
                     error = AdapterError(f"Redis refused a command: {reply}")
-                    error.__cause__ = reply  # a Redis Cluster link follows MOVED / ASK
+                    error.__cause__ = reply
                     future.set_exception(error)
                 else:
                     future.set_result(reply)
