@@ -29,6 +29,7 @@ from .exceptions import (
     EngineProtocolError,
     ProtocolError,
     RequestRefused,
+    RequestTimeoutError,
     SocketProtocolError,
 )
 from .protocol.socketio import DEFAULT_PARSER, JsonParser
@@ -77,6 +78,7 @@ __all__ = [
     "RecoveryOptions",
     "RemoteSocket",
     "RequestRefused",
+    "RequestTimeoutError",
     "Server",
     "SessionAwareAdapter",
     "Socket",

@@ -13,6 +13,8 @@
     ├── DisconnectedError             an operation on a socket that is no longer connected
     ├── AckTimeoutError               acknowledgements did not arrive in time (also a TimeoutError)
     └── AdapterError                  a cluster adapter could not reach its peers
+        └── RequestTimeoutError       some server did not answer fetch_sockets / sockets / all_rooms
+                                      in time (``responses`` holds what did arrive)
 
 The two refusals are decisions, not failures: user code raises them to refuse a peer
 (``RequestRefused`` in ``allow_request``, ``ConnectRefusedError`` in a namespace middleware), and
@@ -35,6 +37,7 @@ __all__ = [
     "EngineProtocolError",
     "ProtocolError",
     "RequestRefused",
+    "RequestTimeoutError",
     "SocketProtocolError",
 ]
 
@@ -101,3 +104,21 @@ class AckTimeoutError(AiosioError, TimeoutError):
 
 class AdapterError(AiosioError):
     """A cluster adapter could not publish to, or hear from, its peers."""
+
+
+class RequestTimeoutError(AdapterError):
+    """Some server of the cluster did not answer a request (``fetch_sockets``, ``sockets``,
+    ``all_rooms``) before the timeout.
+
+    The message is the reference adapter's (``"timeout reached while waiting for fetchSockets
+    response"`` for the Redis adapter, ``"timeout reached: only 1 responses received out of 2"`` or
+    ``"timeout reached: missing 1 responses"`` for the cluster adapters). ``responses`` holds what did
+    arrive in time, the local server's part included: a list of sockets for ``fetch_sockets``, a set of
+    ids or rooms for ``sockets`` / ``all_rooms``. It is not an :class:`AckTimeoutError`: no client
+    acknowledgement is involved.
+    """
+
+    def __init__(self, message: str, responses: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.responses = responses

@@ -41,6 +41,7 @@ KINDS = (
     "postgres",
     "redis@cluster",
     "sharded@cluster",
+    "streams@cluster",
     "redis@valkey",
     "sharded@valkey",
     "streams@valkey",
@@ -91,7 +92,6 @@ def adapter_factory(
             redis_client, channel_prefix=prefix, requests_timeout=REQUESTS_TIMEOUT
         )
     if kind == "streams":
-        assert isinstance(redis_client, Redis), "the streams adapter takes one Redis"
         return redis_streams.create_adapter(
             redis_client,
             stream_name=prefix,

@@ -13,11 +13,11 @@ import pytest
 from redis.asyncio import Redis
 
 from aiosio.adapters import cluster as cluster_adapter
+from aiosio.adapters import postgres, redis_streams
 from aiosio.adapters import redis as redis_adapter
-from aiosio.adapters import redis_streams
 from aiosio.adapters._redis_link import RedisLink
-from aiosio.exceptions import AckTimeoutError, AdapterError
-from aiosio.server import Server
+from aiosio.exceptions import AckTimeoutError, AdapterError, RequestTimeoutError
+from aiosio.server import RemoteSocket, Server, Socket
 from tests.server.node import requires_node
 from tests.support.redis import RedisServer
 
@@ -163,12 +163,18 @@ async def test_unresponsive_and_killed_node(redis_url: str) -> None:
         assert len(await nodes[0].fetch_sockets()) == 3
 
         os.kill(peer.proc.pid, signal.SIGSTOP)
-        with pytest.raises(AckTimeoutError) as info:
+        with pytest.raises(RequestTimeoutError) as fetch_info:
             await nodes[0].fetch_sockets()
-        assert sorted(s.id for s in info.value.responses) == sorted(c.sid for c in clients[:2])
+        # the reference's words, not an acknowledgement timeout
+        assert str(fetch_info.value) == "timeout reached while waiting for fetchSockets response"
+        assert not isinstance(fetch_info.value, AckTimeoutError)
+        partial = fetch_info.value.responses
+        assert sorted(s.id for s in partial) == sorted(c.sid for c in clients[:2])
+        assert {type(s) for s in partial} == {Socket, RemoteSocket}
         with pytest.raises(AckTimeoutError) as info:
             await nodes[0].server_side_emit_with_ack("ping-servers")
         assert info.value.responses == ["py-pong"]
+        assert str(info.value) == "timeout reached: only 1 responses received out of 2"
 
         peer.kill()
         os.kill(peer.proc.pid, signal.SIGCONT)
@@ -183,4 +189,87 @@ async def test_unresponsive_and_killed_node(redis_url: str) -> None:
         for client in clients:
             await client.close()
         for redis_client in redis_clients:
+            await redis_client.aclose()
+
+
+def _adapter_of(kind: str, redis_client: Redis | None, dsn: str, prefix: str) -> Any:
+    if kind == "redis":
+        assert redis_client is not None
+        return redis_adapter.create_adapter(redis_client, key=prefix, requests_timeout=1.0)
+    if kind == "sharded":
+        assert redis_client is not None
+        return redis_adapter.create_sharded_adapter(
+            redis_client, channel_prefix=prefix, requests_timeout=1.0
+        )
+    if kind == "streams":
+        assert redis_client is not None
+        return redis_streams.create_adapter(
+            redis_client, stream_name=prefix, channel_prefix=prefix, requests_timeout=1.0
+        )
+    # the Node peers' heartbeat timeout is 2 s: a paused one still counts for the 1 s request
+    return postgres.create_adapter(
+        dsn,
+        channel_prefix=prefix,
+        requests_timeout=1.0,
+        heartbeat_interval=0.5,
+        heartbeat_timeout=2.0,
+    )
+
+
+#: what fetch_sockets / fetchSockets says when one of three servers (the asker aside) is silent
+FETCH_TIMEOUT_MESSAGES = {
+    "redis": "timeout reached while waiting for fetchSockets response",
+    "sharded": "timeout reached: only 1 responses received out of 2",
+    "streams": "timeout reached: only 1 responses received out of 2",
+    "postgres": "timeout reached: missing 1 responses",
+}
+
+
+@requires_node
+@pytest.mark.parametrize("kind", ["redis", "sharded", "streams", "postgres"])
+async def test_fetch_timeout_matches_the_reference(
+    kind: str, redis_url: str, postgres_dsn: str
+) -> None:
+    """One server never answers (a paused Node peer): aiosio's fetch_sockets and the reference's
+    fetchSockets, asked on the same cluster, fail with the same words; aiosio's error is a
+    RequestTimeoutError (not an AckTimeoutError) carrying the sockets that did answer."""
+    prefix = f"t{secrets.token_hex(4)}"
+    redis_client = Redis.from_url(redis_url) if kind != "postgres" else None
+    node = Server(adapter=_adapter_of(kind, redis_client, postgres_dsn, prefix))
+    url = f"http://127.0.0.1:{await node.listen(0, '127.0.0.1')}"
+    where = postgres_dsn if kind == "postgres" else redis_url
+    asker = await NodeScript.start("sio_cluster_server", kind, where, prefix)
+    silent = await NodeScript.start("sio_cluster_server", kind, where, prefix)
+    clients: list[Client] = []
+    try:
+        await eventually(node.sockets.adapter.server_count, lambda n: n == 3)
+        clients = [
+            await Client("a").connect(url),
+            await Client("n").connect(asker.url),
+            await Client("s").connect(silent.url),
+        ]
+        await eventually(node.fetch_sockets, lambda found: len(found) == 3)
+        expected = FETCH_TIMEOUT_MESSAGES[kind]
+
+        os.kill(silent.proc.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(RequestTimeoutError) as info:
+                await node.fetch_sockets()
+            reference = await asker.call("fetch", timeout=1000)
+        finally:
+            os.kill(silent.proc.pid, signal.SIGCONT)
+        assert str(info.value) == expected
+        assert reference.get("error") == expected
+        assert isinstance(info.value, AdapterError)
+        assert not isinstance(info.value, AckTimeoutError)
+        partial = info.value.responses
+        assert sorted(s.id for s in partial) == sorted([clients[0].sid, clients[1].sid])
+        assert {type(s) for s in partial} == {Socket, RemoteSocket}
+    finally:
+        for client in clients:
+            await client.close()
+        await asker.close()
+        await silent.close()
+        await node.close()
+        if redis_client is not None:
             await redis_client.aclose()

@@ -64,6 +64,7 @@ def join_from_auth(socket: Socket) -> None:
         "postgres",
         "redis@cluster",
         "sharded@cluster",
+        "streams@cluster",
         "redis@valkey",
         "sharded@valkey",
         "streams@valkey",

@@ -1,4 +1,5 @@
-"""Connection state recovery across servers with the Redis streams adapter.
+"""Connection state recovery across servers with the Redis streams adapter (on one Redis, and on a Redis
+Cluster).
 
 A client loses its transport on one server and comes back to another with its ``pid`` and the offset of
 the last packet it got: the session (id, rooms, data) is found in Redis and the packets broadcast in the
@@ -10,7 +11,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from redis.asyncio import Redis
+import pytest
+from redis.asyncio import Redis, RedisCluster
 
 from aiosio.server import Server, Socket
 from tests.server.node import requires_node
@@ -33,12 +35,29 @@ async def drop_transport(client: Client) -> None:
     await client.sio.eio.disconnect(abort=True)
 
 
-async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
+@pytest.fixture(params=["streams", "streams@cluster"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The streams adapter on one Redis, or on a Redis Cluster."""
+    return str(request.param)
+
+
+@pytest.fixture
+def url(kind: str, request: pytest.FixtureRequest) -> str:
+    """The Redis (or one node of the Redis Cluster) the servers share."""
+    return str(request.getfixturevalue("redis_cluster_url" if "@" in kind else "redis_url"))
+
+
+def new_client(kind: str, url: str) -> Redis | RedisCluster:
+    return RedisCluster.from_url(url) if "@" in kind else Redis.from_url(url)
+
+
+async def test_recovery_on_another_aiosio_server(kind: str, url: str) -> None:
+    redis_url = url
     prefix = f"t{secrets.token_hex(4)}"
-    redis_clients = [Redis.from_url(redis_url) for _ in range(2)]
+    redis_clients = [new_client(kind, url) for _ in range(2)]
     nodes = [
         Server(
-            adapter=adapter_factory("streams", client, prefix, None),
+            adapter=adapter_factory(kind, client, prefix, None),
             connection_state_recovery=RECOVERY,
         )
         for client in redis_clients
@@ -48,7 +67,7 @@ async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
         io.on("connection", join_from_auth)
         io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
     urls = [f"http://127.0.0.1:{await io.listen(0, '127.0.0.1')}" for io in nodes]
-    cluster = Cluster("streams", nodes, urls, redis_url=redis_url, prefix=prefix)
+    cluster = Cluster(kind, nodes, urls, redis_url=redis_url, prefix=prefix)
     try:
         await wait_for_servers(cluster)
         client = await cluster.connect(0, "a", auth={"name": "a", "rooms": ["r1"]})
@@ -90,20 +109,26 @@ async def test_recovery_on_another_aiosio_server(redis_url: str) -> None:
 
 
 @requires_node
-async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> None:
+async def test_recovery_of_a_session_left_on_a_node_server(kind: str, url: str) -> None:
     prefix = f"t{secrets.token_hex(4)}"
-    redis_client = Redis.from_url(redis_url)
+    client_of_io = new_client(kind, url)
     io = Server(
-        adapter=adapter_factory("streams", redis_client, prefix, None),
+        adapter=adapter_factory(kind, client_of_io, prefix, None),
         connection_state_recovery=RECOVERY,
     )
     recovered: list[Any] = []
     io.on("connection", lambda socket: recovered.append(socket) if socket.recovered else None)
     port = await io.listen(0, "127.0.0.1")
-    peer = await NodeScript.start("sio_cluster_server", "streams", redis_url, prefix, "recovery")
+    peer = await NodeScript.start("sio_cluster_server", kind, url, prefix, "recovery")
     client = Client("a")
     try:
-        await wait_until_joined("streams", redis_client, prefix, 2)
+        if "@" in kind:
+            # no single node sees every subscriber: each server's own count
+            await eventually(io.sockets.adapter.server_count, lambda n: n == 2)
+            await eventually(lambda: peer.call("server_count"), lambda event: event["count"] == 2)
+        else:
+            assert isinstance(client_of_io, Redis)
+            await wait_until_joined("streams", client_of_io, prefix, 2)
         await client.connect(peer.url, auth={"name": "a", "rooms": ["r1"]})
         sid = client.sid
         connection = await peer.expect(lambda e: e["ev"] == "connection")
@@ -115,7 +140,7 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
         await drop_transport(client)
         await peer.expect(lambda e: e["ev"] == "disconnect")
         # Node stores the session without waiting: let the write land before coming back
-        await eventually(lambda: redis_client.exists(f"sio:session:{pid}"))
+        await eventually(lambda: client_of_io.exists(f"sio:session:{pid}"))
         # each append seen by a witness in r1 before the next starts: the stream holds this order
         witness = await Client("w").connect(peer.url, auth={"name": "w", "rooms": ["r1"]})
         try:
@@ -148,4 +173,4 @@ async def test_recovery_of_a_session_left_on_a_node_server(redis_url: str) -> No
         await client.close()
         await peer.close()
         await io.close()
-        await redis_client.aclose()
+        await client_of_io.aclose()

@@ -1,6 +1,6 @@
 // A Node socket.io server in a cluster with aiosio servers, driven by the Python tests.
-// Usage: node sio_cluster_server.js <redis|sharded|streams|postgres|emitter> <redis or postgres url> <prefix>
-//        [recovery]
+// Usage: node sio_cluster_server.js <redis|sharded|streams|postgres|emitter>[@cluster|@valkey]
+//        <redis or postgres url> <prefix> [recovery]
 // JSON commands on stdin, JSON events on stdout ({"ev": ...}), one per line. Binary as {"$bin": base64}.
 "use strict";
 
@@ -73,7 +73,7 @@ async function main() {
     adapter = require("@socket.io/redis-adapter").createShardedAdapter(pub, sub, {
       channelPrefix: prefix,
     });
-  } else if (kind === "streams") {
+  } else if (kind === "streams" || kind === "streams@cluster") {
     adapter = require("@socket.io/redis-streams-adapter").createAdapter(pub, {
       streamName: prefix,
       channelPrefix: prefix,

@@ -32,10 +32,13 @@ def _port_with_bus_port() -> int:
 
 
 class RedisCluster:
-    """Three masters (no replicas) on 127.0.0.1; ``start()`` blocks until ``cluster_state:ok``."""
+    """Three masters (no replicas unless asked) on 127.0.0.1; ``start()`` blocks until
+    ``cluster_state:ok``. ``node_timeout`` (ms) is how long a master must be silent to fail over."""
 
-    def __init__(self, masters: int = 3) -> None:
-        self.ports = [_port_with_bus_port() for _ in range(masters)]
+    def __init__(self, masters: int = 3, replicas: int = 0, node_timeout: int = 2000) -> None:
+        self.replicas = replicas
+        self.node_timeout = node_timeout
+        self.ports = [_port_with_bus_port() for _ in range(masters * (1 + replicas))]
         self._tmp = tempfile.TemporaryDirectory(prefix="aiosio-rc-")
         self._procs: list[subprocess.Popen[bytes]] = []
 
@@ -64,7 +67,7 @@ class RedisCluster:
                     [
                         *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
                         *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
-                        *("--cluster-node-timeout", "2000", "--dir", workdir),
+                        *("--cluster-node-timeout", str(self.node_timeout), "--dir", workdir),
                         *("--save", "", "--appendonly", "no"),
                     ],
                     stdout=subprocess.DEVNULL,
@@ -85,7 +88,7 @@ class RedisCluster:
                 "create",
                 *nodes,
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ],
             capture_output=True,
@@ -102,6 +105,12 @@ class RedisCluster:
                 self.stop()
                 raise RuntimeError("the cluster did not reach cluster_state:ok")
             time.sleep(0.05)
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the node on ``port`` (its replica, if any, takes over after the node timeout)."""
+        proc = self._procs[self.ports.index(port)]
+        proc.kill()
+        proc.wait()
 
     def stop(self) -> None:
         """Kill every node and remove the directory."""

@@ -37,8 +37,9 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.crc import key_slot
+from redis.exceptions import AskError, RedisError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aiosio.adapters._shared_link import SharedLink
@@ -68,6 +69,7 @@ _LINK_ERRORS = (
     EOFError,
 )
 _BATCH = 2048
+_REDIRECTIONS = (AskError, TryAgainError)  # MovedError is an AskError
 
 
 def _text(value: Any) -> str:
@@ -123,8 +125,26 @@ class RedisLink(SharedLink):
         self._unconfirmed = 0
         self._publisher_down = False
         self._closed = False
+        self._hold_until = 0.0
+        #: set by a Redis Cluster link: called with a shard subscription the node dropped (its slot
+        #: moved to another master: an unsolicited ``sunsubscribe``, or ``SSUBSCRIBE`` refused with
+        #: ``MOVED``); the link no longer holds it
+        self.on_moved: Callable[[SubscriptionKind, str, Handler], None] | None = None
+        #: set by a Redis Cluster link: called with ``(self, command, future)`` for a command refused
+        #: with ``MOVED`` / ``ASK`` / ``TRYAGAIN``, instead of failing its future
+        self.on_redirect: (
+            Callable[[RedisLink, tuple[Any, ...], asyncio.Future[Any]], None] | None
+        ) = None
 
     # -- connections --------------------------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """Nothing to learn before the first command (a Redis Cluster link reads its slot map)."""
+
+    def new_connection(self, key: str | None = None) -> AbstractConnection:
+        """A new connection (not connected yet) with the client's settings, for a reader of its own
+        (``key`` names the key it will read; one Redis serves them all)."""
+        return self._new_connection()
 
     def _new_connection(self) -> AbstractConnection:
         pool = self.client.connection_pool
@@ -187,6 +207,28 @@ class RedisLink(SharedLink):
         """The number of commands waiting to be written."""
         return len(self._queue)
 
+    @property
+    def down(self) -> bool:
+        """True while the publisher cannot reach Redis, or the subscriber has subscriptions to make
+        and no connection."""
+        if self._publisher_down:
+            return True
+        waiting = any(self._handlers.values())
+        return waiting and self._reader_task is not None and self._sub_conn is None
+
+    def hold(self, seconds: float) -> None:
+        """Write nothing for ``seconds`` (what is sent meanwhile waits, in order)."""
+        self._hold_until = asyncio.get_running_loop().time() + seconds
+
+    def take_pending(self) -> list[tuple[tuple[Any, ...], asyncio.Future[Any]]]:
+        """Hand over the commands waiting for a publisher that has no connection (to send them
+        elsewhere: a Redis Cluster master that failed over); empty while the publisher is connected."""
+        if self._pub_conn is not None:
+            return []
+        pending = list(self._queue)
+        self._queue.clear()
+        return pending
+
     async def _write_loop(self) -> None:
         assert self._wakeup is not None
         queue = self._queue
@@ -215,6 +257,12 @@ class RedisLink(SharedLink):
                             )
                             down = False
                         delay = 0.0
+                    if self._hold_until:
+                        # handed another master's backlog: let every server subscribe here first
+                        wait = self._hold_until - asyncio.get_running_loop().time()
+                        self._hold_until = 0.0
+                        if wait > 0:
+                            await asyncio.sleep(wait)
                     await self._write_batch(conn)
                 except _LINK_ERRORS as exc:
                     self._pub_conn = None
@@ -255,7 +303,13 @@ class RedisLink(SharedLink):
                 if future.done():
                     continue
                 if isinstance(reply, ResponseError):
-                    future.set_exception(AdapterError(f"Redis refused a command: {reply}"))
+                    if self.on_redirect is not None and isinstance(reply, _REDIRECTIONS):
+                        # the slot is served elsewhere: the Redis Cluster link sends it there
+                        self.on_redirect(self, _command, future)
+                        continue
+                    error = AdapterError(f"Redis refused a command: {reply}")
+                    error.__cause__ = reply
+                    future.set_exception(error)
                 else:
                     future.set_result(reply)
 
@@ -278,6 +332,19 @@ class RedisLink(SharedLink):
             raise AdapterError(f"Redis command {_text(args[0])} failed: {exc}") from exc
         except OSError as exc:
             raise AdapterError(f"Redis is unreachable: {exc}") from exc
+
+    async def take(self, key: str) -> Any:
+        """``GET`` and ``DEL`` of ``key`` in one transaction: the value (``None`` when absent)."""
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(key)
+                pipe.delete(key)
+                value, _deleted = await pipe.execute()
+        except RedisError as exc:
+            raise AdapterError(f"Redis command GET failed: {exc}") from exc
+        except OSError as exc:
+            raise AdapterError(f"Redis is unreachable: {exc}") from exc
+        return value
 
     # -- subscribing ----------------------------------------------------------------------------------
 
@@ -349,7 +416,13 @@ class RedisLink(SharedLink):
                 delay = 0.0
                 while True:
                     # no deadline: a subscriber is idle as long as nobody publishes
-                    reply = await conn.read_response(timeout=math.inf, disconnect_on_error=False)
+                    try:
+                        reply = await conn.read_response(
+                            timeout=math.inf, disconnect_on_error=False
+                        )
+                    except ResponseError as exc:
+                        self._refused(exc)
+                        continue
                     self._dispatch(reply)
             except _LINK_ERRORS as exc:
                 self._sub_conn = None
@@ -380,6 +453,12 @@ class RedisLink(SharedLink):
                 handler = self._handlers["pattern"].get(_text(reply[1]))
                 if handler is not None:
                     handler(_text(reply[2]), reply[3])
+            elif kind_raw == b"sunsubscribe" and self.on_moved is not None:
+                # unsolicited when the slot moved away (an unsubscribe of ours dropped the handler)
+                name = _text(reply[1])
+                handler = self._handlers["shard"].pop(name, None)
+                if handler is not None:
+                    self.on_moved("shard", name, handler)
             elif kind_raw in _CONFIRM:
                 self._unconfirmed = max(self._unconfirmed - 1, 0)
                 waiting = self._confirmations.pop((_CONFIRM[kind_raw], _text(reply[1])), ())
@@ -388,6 +467,22 @@ class RedisLink(SharedLink):
                         future.set_result(None)
         except Exception:
             logger.exception("a Redis message handler raised")
+
+    def _refused(self, exc: ResponseError) -> None:
+        """An error reply on the subscriber: ``SSUBSCRIBE`` to a master that no longer owns the slot
+        (``MOVED``) hands the shard channels of that slot to :attr:`on_moved`."""
+        slot = getattr(exc, "slot_id", None)
+        if not isinstance(exc, AskError) or self.on_moved is None or slot is None:
+            logger.warning("Redis refused a subscription: %s", exc)
+            return
+        shard = self._handlers["shard"]
+        for name in [name for name in shard if key_slot(name.encode()) == int(slot)]:
+            handler = shard.pop(name)
+            self._unconfirmed = max(self._unconfirmed - 1, 0)
+            for future in self._confirmations.pop(("shard", name), ()):
+                if not future.done():
+                    future.set_result(None)
+            self.on_moved("shard", name, handler)
 
     # -- Sentinel -------------------------------------------------------------------------------------
 

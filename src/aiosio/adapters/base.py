@@ -271,7 +271,11 @@ class Adapter(Emitter):
     # -- operations on matching sockets -----------------------------------------------------------
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[AdapterSocket | SocketDetails]:
-        """The matching sockets: local ones as socket objects, remote ones as :class:`SocketDetails`."""
+        """The matching sockets: local ones as socket objects, remote ones as :class:`SocketDetails`.
+
+        A cluster adapter raises :class:`~aiosio.exceptions.RequestTimeoutError` (with the sockets
+        gathered so far in ``responses``) when some server does not answer in time.
+        """
         raise NotImplementedError
 
     def add_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:

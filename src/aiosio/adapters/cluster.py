@@ -51,7 +51,7 @@ from aiosio.adapters.base import (
     SocketDetails,
 )
 from aiosio.adapters.memory import InMemoryAdapter
-from aiosio.exceptions import AckTimeoutError, AdapterError
+from aiosio.exceptions import AckTimeoutError, AdapterError, RequestTimeoutError
 from aiosio.protocol.socketio import Packet, PacketType
 
 __all__ = [
@@ -502,19 +502,32 @@ class ClusterAdapter(InMemoryAdapter):
             return
         if self._on_timeout(request):
             return
-        request.future.set_exception(
-            AckTimeoutError(
-                f"timeout reached: missing {request.outstanding()} responses "
-                f"out of {request.expected}",
-                responses=request.responses,
+        # the reference's words: ClusterAdapter counts, ClusterAdapterWithHeartbeat names the missing
+        if request.missing is not None:
+            message = f"timeout reached: missing {len(request.missing)} responses"
+        else:
+            message = (
+                f"timeout reached: only {request.current} responses received "
+                f"out of {request.expected}"
             )
-        )
+        error: Exception
+        if request.kind == MessageType.FETCH_SOCKETS:
+            error = RequestTimeoutError(message, responses=request.responses)
+        else:
+            error = AckTimeoutError(message, responses=request.responses)
+        request.future.set_exception(error)
 
     def _on_timeout(self, request: _Request) -> bool:
         """Settle a timed-out request another way; True when done (a subclass hook)."""
         return False
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[AdapterSocket | SocketDetails]:
+        """The matching sockets of every server.
+
+        Raises :class:`~aiosio.exceptions.RequestTimeoutError` (the reference's message, the sockets
+        gathered so far in ``responses``) when some server does not answer within ``opts.flags.timeout``
+        (or :attr:`requests_timeout`).
+        """
         local: list[AdapterSocket | SocketDetails] = list(self._matching(opts))
         if opts.flags.local:
             return local

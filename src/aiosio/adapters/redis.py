@@ -57,7 +57,7 @@ from aiosio.adapters._requests import (
 from aiosio.adapters.base import AdapterNamespace, AdapterSocket, BroadcastOptions, SocketDetails
 from aiosio.adapters.cluster import ClusterAdapter, ClusterMessage, MessageType
 from aiosio.adapters.memory import InMemoryAdapter
-from aiosio.exceptions import AckTimeoutError, AdapterError
+from aiosio.exceptions import AckTimeoutError, AdapterError, RequestTimeoutError
 from aiosio.protocol.socketio import Packet
 
 __all__ = [
@@ -90,6 +90,14 @@ class RequestType:
     BROADCAST = 7
     BROADCAST_CLIENT_COUNT = 8
     BROADCAST_ACK = 9
+
+
+#: how the reference's timeout errors name a request
+_REQUEST_NAMES = {
+    RequestType.SOCKETS: "sockets",
+    RequestType.ALL_ROOMS: "allRooms",
+    RequestType.REMOTE_FETCH: "fetchSockets",
+}
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
@@ -444,14 +452,19 @@ class RedisAdapter(InMemoryAdapter):
             return
         received = pending.msg_count
         responses = pending.responses
-        if isinstance(responses, set):
-            responses = sorted(responses)
-        pending.future.set_exception(
-            AckTimeoutError(
+        error: Exception
+        if pending.kind == RequestType.SERVER_SIDE_EMIT:
+            error = AckTimeoutError(
                 f"timeout reached: only {received} responses received out of {pending.num_sub}",
                 responses=responses,
             )
-        )
+        else:
+            # the reference rejects with a plain Error naming the request
+            error = RequestTimeoutError(
+                f"timeout reached while waiting for {_REQUEST_NAMES[pending.kind]} response",
+                responses=responses,
+            )
+        pending.future.set_exception(error)
 
     async def sockets(self, rooms: Iterable[str]) -> set[str]:
         room_set = frozenset(rooms)
@@ -473,6 +486,12 @@ class RedisAdapter(InMemoryAdapter):
         return result
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[AdapterSocket | SocketDetails]:
+        """The matching sockets of every server.
+
+        Raises :class:`~aiosio.exceptions.RequestTimeoutError` (``"timeout reached while waiting for
+        fetchSockets response"``, as the reference; the sockets gathered so far in ``responses``) when
+        some server does not answer within ``opts.flags.timeout`` (or :attr:`requests_timeout`).
+        """
         local: list[AdapterSocket | SocketDetails] = list(self._matching(opts))
         if opts.flags.local:
             return local

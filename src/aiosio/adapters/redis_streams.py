@@ -7,6 +7,11 @@ server-side emits, fetch requests) and all responses travel over pub/sub as msgp
 ``socket.io#<nsp>#``, responses on ``socket.io#<nsp>#<uid>#``. ``server_count()`` is ``PUBSUB NUMSUB`` of
 the public channel.
 
+On a Redis Cluster (a ``redis.asyncio.RedisCluster`` client, as the reference takes a cluster client) the
+stream lives on the master of its key's slot: ``XADD`` and the reader's ``XREAD`` go there, sessions to the
+master of their key, pub/sub as with the sharded / classic adapters on a cluster (see
+:mod:`aiosio.adapters._redis_cluster_link`, which also follows the stream's slot when it moves).
+
 Connection state recovery works across servers: the stream entry id is the offset a client resumes from;
 a disconnected socket's session is stored under ``sio:session:<pid>`` (base64 msgpack of
 ``{sid, pid, rooms, data}``, expiring after ``max_disconnection_duration``) and the server the client
@@ -24,9 +29,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 from aiosio import _json
 from aiosio.adapters._codec import has_binary, opts_from_wire, pack, unpack
+from aiosio.adapters._redis_cluster_link import RedisClusterLink, is_redirection
 from aiosio.adapters._redis_link import _LINK_ERRORS, RedisLink
 from aiosio.adapters.base import AdapterNamespace, Session, SessionToPersist
 from aiosio.adapters.cluster import ClusterAdapter, ClusterMessage, MessageType
@@ -108,7 +116,7 @@ class _StreamReader:
 
     def __init__(
         self,
-        link: RedisLink,
+        link: RedisLink | RedisClusterLink,
         stream: str,
         read_count: int,
         block_time: float,
@@ -147,7 +155,14 @@ class _StreamReader:
         delay = 0.0
         down = False
         while not self._stopping:
-            conn = self.link._new_connection()
+            try:
+                await self.link.initialize()
+                conn = self.link.new_connection(self.stream)
+            except Exception as exc:
+                logger.warning("Redis stream reader cannot find the stream's master: %s", exc)
+                delay = min(max(delay * 2, self.link.retry_min_delay), self.link.retry_max_delay)
+                await asyncio.sleep(delay)
+                continue
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
                 if self.offset is None:
@@ -177,12 +192,31 @@ class _StreamReader:
                         self._dispatch(reply)
                     if self.link.is_stale(conn):
                         raise ConnectionError("Redis Sentinel names a new master")
+            except ResponseError as exc:
+                # the stream's slot moved (or is moving) to another master: read there
+                if not is_redirection(exc) or not isinstance(self.link, RedisClusterLink):
+                    logger.warning("Redis refused to read the stream: %s", exc)
+                    delay = min(
+                        max(delay * 2, self.link.retry_min_delay), self.link.retry_max_delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                logger.info(
+                    "Redis stream reader redirected (%s); resuming after %s", exc, self.offset
+                )
+                await asyncio.sleep(0.01)
+                with contextlib.suppress(Exception):
+                    await self.link.refresh()
             except _LINK_ERRORS as exc:
                 if not down:
                     logger.warning(
                         "Redis stream reader lost its connection (%s); reconnecting", exc
                     )
                     down = True
+                if isinstance(self.link, RedisClusterLink):
+                    # the stream's master may have failed over to its replica
+                    with contextlib.suppress(Exception):
+                        await self.link.refresh()
                 delay = min(max(delay * 2, self.link.retry_min_delay), self.link.retry_max_delay)
                 await asyncio.sleep(delay)
             finally:
@@ -225,7 +259,7 @@ class RedisStreamsAdapter(ClusterAdapter):
     def __init__(
         self,
         nsp: AdapterNamespace,
-        link: RedisLink,
+        link: RedisLink | RedisClusterLink,
         reader: _StreamReader,
         *,
         channel_prefix: str = "socket.io",
@@ -245,6 +279,11 @@ class RedisStreamsAdapter(ClusterAdapter):
         self.use_sharded_pubsub = use_sharded_pubsub
         self.public_channel = f"{channel_prefix}#{nsp.name}#"
         self.private_channel = f"{channel_prefix}#{nsp.name}#{self.uid}#"
+
+    @property
+    def connected(self) -> bool:
+        """True while this server's subscriber connection(s) are up with every subscription confirmed."""
+        return self._link.connected
 
     @property
     def _kind(self) -> Any:
@@ -361,11 +400,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         key = self.session_key_prefix + pid
         link = self._link
         try:
-            async with link.client.pipeline(transaction=True) as pipe:
-                pipe.get(key)
-                pipe.delete(key)
-                pipe.xrange(self.stream_name, offset, offset)
-                raw_session, _deleted, at_offset = await pipe.execute()
+            # two keys, maybe two masters of a cluster: as the reference, two requests
+            raw_session, at_offset = await asyncio.gather(
+                link.take(key), link.command("XRANGE", self.stream_name, offset, offset)
+            )
         except Exception as exc:
             logger.warning("[%s] could not restore a session: %s", self.uid, exc)
             return None
@@ -418,7 +456,7 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
 
 
 def create_adapter(
-    client: Redis | RedisLink,
+    client: Redis | RedisCluster | RedisLink | RedisClusterLink,
     *,
     stream_name: str = "socket.io",
     stream_count: int = 1,
@@ -434,14 +472,19 @@ def create_adapter(
 ) -> Callable[[AdapterNamespace], RedisStreamsAdapter]:
     """``Server(adapter=create_adapter(redis.asyncio.Redis(...)))``: the Redis streams adapter.
 
-    With ``stream_count > 1`` namespaces are spread over ``<stream_name>-<i>`` like the reference.
+    With ``stream_count > 1`` namespaces are spread over ``<stream_name>-<i>`` like the reference. A
+    ``redis.asyncio.RedisCluster`` client works too (the stream on the master of its slot).
     """
     if stream_count < 1:
         raise ValueError("stream_count must be at least 1")
-    if isinstance(client, RedisLink):
+    link: RedisLink | RedisClusterLink
+    options = {} if max_buffer is None else {"max_buffer": max_buffer}
+    if isinstance(client, (RedisLink, RedisClusterLink)):
         link = client
+    elif isinstance(client, RedisCluster):
+        link = RedisClusterLink(client, **options)
     else:
-        link = RedisLink(client) if max_buffer is None else RedisLink(client, max_buffer=max_buffer)
+        link = RedisLink(client, **options)
     readers: dict[str, _StreamReader] = {}
 
     def reader_for(nsp_name: str) -> _StreamReader:

@@ -17,7 +17,7 @@ from aiosio.adapters._targeting import (
     rooms_of,
 )
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SocketDetails
-from aiosio.exceptions import AckTimeoutError
+from aiosio.exceptions import AckTimeoutError, RequestTimeoutError
 from aiosio.protocol.socketio import RESERVED_EVENTS, Packet, PacketType, ack_value
 
 if TYPE_CHECKING:
@@ -198,15 +198,27 @@ class BroadcastOperator(RoomTargeting):
 
     async def fetch_sockets(self) -> list[Any]:
         """The targeted sockets: :class:`~aiosio.server.socket.Socket` objects for those on this
-        server, :class:`RemoteSocket` for those on other servers."""
-        found = await self._adapter.fetch_sockets(self._options())
-        out: list[Any] = []
-        for socket in found:
-            if isinstance(socket, SocketDetails):
-                out.append(RemoteSocket(self._adapter, socket))
-            else:
-                out.append(socket)
-        return out
+        server, :class:`RemoteSocket` for those on other servers.
+
+        With a cluster adapter, when some server does not answer within :meth:`timeout` (or the
+        adapter's ``requests_timeout``) this raises :class:`~aiosio.exceptions.RequestTimeoutError`
+        with the reference's message (``"timeout reached while waiting for fetchSockets response"``
+        with the Redis adapter); its ``responses`` holds the sockets gathered so far, wrapped the
+        same way.
+        """
+        try:
+            found = await self._adapter.fetch_sockets(self._options())
+        except RequestTimeoutError as exc:
+            if isinstance(exc.responses, list):
+                exc.responses = self._wrap(exc.responses)
+            raise
+        return self._wrap(found)
+
+    def _wrap(self, found: list[Any]) -> list[Any]:
+        return [
+            RemoteSocket(self._adapter, socket) if isinstance(socket, SocketDetails) else socket
+            for socket in found
+        ]
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets join ``room`` (one or several)."""
