@@ -34,7 +34,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from aiosio._handlers import Emitter
 
@@ -48,6 +48,7 @@ __all__ = [
     "BroadcastFlags",
     "BroadcastOptions",
     "RecoveryOptions",
+    "RecoveryOptionsDict",
     "Session",
     "SessionToPersist",
     "SocketDetails",
@@ -86,12 +87,51 @@ class BroadcastOptions:
     flags: BroadcastFlags = NO_FLAGS
 
 
+class RecoveryOptionsDict(TypedDict, total=False):
+    """:class:`RecoveryOptions` as a dict (``Server(connection_state_recovery={...})``)."""
+
+    max_disconnection_duration: float
+    skip_middlewares: bool
+
+
 @dataclass(frozen=True, slots=True)
 class RecoveryOptions:
-    """Connection state recovery settings (``Server(connection_state_recovery=...)``)."""
+    """Connection state recovery settings (``Server(connection_state_recovery=...)``).
+
+    ``max_disconnection_duration`` (120): seconds a disconnected client may come back within and find
+    its id, rooms, data and missed packets. ``skip_middlewares`` (True): a recovered socket does not
+    go through the connection middlewares again.
+    """
 
     max_disconnection_duration: float = 120.0
     skip_middlewares: bool = True
+
+    def __post_init__(self) -> None:
+        duration = self.max_disconnection_duration
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+            raise ValueError(
+                f"max_disconnection_duration must be a number of seconds >= 0, not {duration!r}"
+            )
+        object.__setattr__(self, "max_disconnection_duration", float(duration))
+        object.__setattr__(self, "skip_middlewares", bool(self.skip_middlewares))
+
+    @classmethod
+    def from_option(
+        cls, value: bool | RecoveryOptions | RecoveryOptionsDict | None
+    ) -> RecoveryOptions | None:
+        """The settings a ``connection_state_recovery`` option asks for (``None``: off)."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, RecoveryOptions):
+            return value
+        if isinstance(value, dict):
+            unknown = set(value) - set(RecoveryOptionsDict.__annotations__)
+            if unknown:
+                raise ValueError(f"unknown connection_state_recovery options: {sorted(unknown)}")
+            return cls(**value)
+        raise TypeError("connection_state_recovery must be None, True, a dict or RecoveryOptions")
 
 
 @dataclass(slots=True)
