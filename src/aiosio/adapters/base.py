@@ -6,7 +6,10 @@ servers of the cluster and answers theirs.
 
 The adapter never sees the namespace or socket classes. It is constructed as ``AdapterClass(nsp)`` where
 ``nsp`` satisfies :class:`AdapterNamespace` (name, the ``id -> socket`` mapping, the encoder, an ack-id
-counter), and each socket satisfies :class:`AdapterSocket`.
+counter, the entry point of server-side events from other servers), and each socket satisfies
+:class:`AdapterSocket` (rooms, ``deliver`` for a broadcast encoded once, ``add_ack`` / ``remove_ack``
+for the acknowledgements of a broadcast). Both are public methods of :class:`~aiosio.Namespace` and
+:class:`~aiosio.Socket`, the only ones of theirs an adapter calls.
 
 Which operations are synchronous and which are coroutines:
 
@@ -188,7 +191,7 @@ class AdapterSocket(Protocol):
     def disconnect(self, close: bool = False) -> Any:
         """Disconnect from the namespace (and close the connection when ``close``)."""
 
-    def _deliver(
+    def deliver(
         self,
         packet: Packet,
         encoded: Sequence[str | bytes],
@@ -197,10 +200,10 @@ class AdapterSocket(Protocol):
     ) -> None:
         """Write a packet encoded once for every recipient (and tell outgoing listeners)."""
 
-    def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
+    def add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
         """Call ``callback(*args)`` when the client acknowledges packet ``ack_id``."""
 
-    def _remove_ack(self, ack_id: int) -> None:
+    def remove_ack(self, ack_id: int) -> None:
         """Forget the acknowledgement callback of ``ack_id`` (after a timeout)."""
 
 
@@ -225,10 +228,10 @@ class AdapterNamespace(Protocol):
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop the server runs on, or ``None`` before it has started."""
 
-    def _next_ack_id(self) -> int:
+    def next_ack_id(self) -> int:
         """A fresh acknowledgement id, unique within the namespace."""
 
-    def _on_server_side_emit(
+    def handle_server_side_emit(
         self, event: str, args: list[Any], ack: Callable[..., None] | None
     ) -> None:
         """Deliver a server-side event that came from another server to the local listeners."""

@@ -9,6 +9,7 @@ import inspect
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
@@ -23,7 +24,7 @@ from aiosio.routes import Routes
 from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
-from aiosio.server.namespace import NameMatcher, Namespace, ParentNamespace
+from aiosio.server.namespace import NameMatcher, Namespace, NamespaceTable, ParentNamespace
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import AdapterNamespace
@@ -145,7 +146,7 @@ class Server(Broadcasting):
         self.adapter_factory: AdapterFactory = adapter
         self._events_deferred: list[Awaitable[Any]] = []
         self._events = Emitter()
-        self._nsps: dict[str, Namespace] = {}
+        self._nsps = NamespaceTable(partial(self._events.emit, "new_namespace"))
         self._parents: list[ParentNamespace] = []
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._closing = False
@@ -158,7 +159,7 @@ class Server(Broadcasting):
         self.sockets: Namespace = self.of("/")
 
     def __repr__(self) -> str:
-        return f"<Server path={self.engine.path!r} namespaces={list(self._nsps)}>"
+        return f"<Server path={self.engine.path!r} namespaces={list(self._nsps.as_dict())}>"
 
     @property
     def path(self) -> str:
@@ -188,7 +189,7 @@ class Server(Broadcasting):
 
             else:
                 matcher = name
-            parent = ParentNamespace(self, matcher)
+            parent = ParentNamespace(self, matcher, self._nsps)
             self._parents.append(parent)
             if isinstance(name, re.Pattern):
                 self._regex_parents.append((name, parent))
@@ -205,14 +206,18 @@ class Server(Broadcasting):
                 if pattern.search(name) is not None:
                     return parent.create_child(name)
             nsp = Namespace(self, name)
-            self._nsps[name] = nsp
-            if name != "/":
-                self._events.emit("new_namespace", nsp)
+            self._nsps.add(nsp)
         if handler is not None:
             nsp.on("connect", handler)
         return nsp
 
-    async def _check_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    async def resolve_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """The namespace a client asking to join ``name`` (with ``auth``) joins: the existing one,
+        or a child the first dynamic parent that accepts the name creates; ``None`` when there is
+        none (or ``max_child_namespaces`` are already there)."""
+        existing = self._nsps.get(name)
+        if existing is not None:
+            return existing
         for parent in list(self._parents):
             try:
                 allowed = parent.matcher(name, auth)
@@ -244,7 +249,7 @@ class Server(Broadcasting):
     @property
     def namespaces(self) -> dict[str, Namespace]:
         """The concrete namespaces by name (a copy)."""
-        return dict(self._nsps)
+        return self._nsps.as_dict()
 
     # -- handlers ---------------------------------------------------------------------------------
 
@@ -283,7 +288,7 @@ class Server(Broadcasting):
     # -- broadcasting on the main namespace -------------------------------------------------------
 
     def _operator(self) -> BroadcastOperator:
-        return self.sockets._operator()
+        return BroadcastOperator(self.sockets.adapter)
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send an event to the main namespace of the other servers of the cluster."""
@@ -312,7 +317,10 @@ class Server(Broadcasting):
         logger.debug("incoming connection with id %s", conn.id)
         Connection(self, conn)
 
-    def _start_or_defer(self, awaitable: Awaitable[Any]) -> None:
+    def start_soon(self, awaitable: Awaitable[Any]) -> None:
+        """Run ``awaitable`` as part of the start-up (a namespace's adapter joining its cluster):
+        at once in a task when an event loop runs (and :meth:`start` waits for it if it has not
+        run yet), otherwise when :meth:`start` runs. A failure is logged."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -440,10 +448,10 @@ class Server(Broadcasting):
         if self._closing:
             return
         self._closing = True
-        for nsp in list(self._nsps.values()):
+        for nsp in self._nsps:
             for socket in list(nsp.sockets.values()):
-                socket._on_close("server shutting down")
-        for nsp in [*self._nsps.values(), *self._parents]:
+                socket.handle_close("server shutting down")
+        for nsp in [*self._nsps, *self._parents]:
             try:
                 result = nsp.adapter.close()
                 if result is not None and inspect.isawaitable(result):
