@@ -411,7 +411,7 @@ class Socket(AnyListeners, Targeting):
             self._conn.disconnect_all()
         else:
             self._conn.write_packet(Packet(_DISCONNECT, self.nsp.name))
-            self._on_close("server namespace disconnect")
+            self.handle_close("server namespace disconnect")
         return self
 
     # -- package-internal: the namespace, the connection and the server call these ------------------
@@ -439,20 +439,6 @@ class Socket(AnyListeners, Targeting):
         refused it, or its connection closed meanwhile)."""
         self._cleanup()
 
-    def handle_event(self, data: list[Any], ack_id: int | None) -> None:
-        """Package-internal (the connection): an event from the client, through the middlewares
-        (if any) to the handlers."""
-        self._on_event(data, ack_id)
-
-    def handle_packet(self, packet: Packet) -> None:
-        """Package-internal (the connection): a packet from the client for this namespace."""
-        self._on_packet(packet)
-
-    def handle_close(self, reason: str, description: Any = None) -> None:
-        """Package-internal (the connection and the server): the connection closed, or the server
-        shuts down: leave the namespace with ``reason`` (no DISCONNECT packet is sent)."""
-        self._on_close(reason, description)
-
     def _on_connect(self) -> None:
         self.connected = True
         if self._restored_rooms is not None:
@@ -473,8 +459,9 @@ class Socket(AnyListeners, Targeting):
             reply["pid"] = self.pid
         self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name, reply))
 
-    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        """An event from the client: through the middlewares (if any) to the handlers."""
+    def handle_event(self, data: list[Any], ack_id: int | None) -> None:
+        """Package-internal (the connection): an event from the client, through the middlewares
+        (if any) to the handlers."""
         held = self._held
         if held is not None:
             held.append(Packet(_EVENT, self.nsp.name, data, ack_id))
@@ -505,12 +492,13 @@ class Socket(AnyListeners, Targeting):
         held, self._held = self._held, None
         if held and self.connected:
             for packet in held:
-                self._on_packet(packet)
+                self.handle_packet(packet)
 
-    def _on_packet(self, packet: Packet) -> None:
+    def handle_packet(self, packet: Packet) -> None:
+        """Package-internal (the connection): a packet from the client for this namespace."""
         kind = packet.type
         if kind is _EVENT or kind is _BINARY_EVENT:
-            self._on_event(packet.data, packet.id)
+            self.handle_event(packet.data, packet.id)
             return
         held = self._held
         if held is not None:
@@ -525,7 +513,7 @@ class Socket(AnyListeners, Targeting):
             except Exception:
                 logger.exception("acknowledgement callback raised")
         elif kind is _DISCONNECT:
-            self._on_close("client namespace disconnect")
+            self.handle_close("client namespace disconnect")
 
     async def _passes_middlewares(self, data: list[Any]) -> bool:
         """Run the per-packet middlewares; ``False`` when one refused the event (raised)."""
@@ -627,7 +615,9 @@ class Socket(AnyListeners, Targeting):
             if conn.is_open:
                 conn.send(text)
 
-    def _on_close(self, reason: str, description: Any = None) -> None:
+    def handle_close(self, reason: str, description: Any = None) -> None:
+        """Package-internal (the connection and the server): the connection closed, or the server
+        shuts down: leave the namespace with ``reason`` (no DISCONNECT packet is sent)."""
         if not self.connected:
             return
         self._emit_reserved("disconnecting", reason, description)
