@@ -77,6 +77,9 @@ class EngineServer:
       (bytes) and ``level`` (zlib's 0-9, -1 for its default).
     * ``allow_eio3`` (False): also serve Engine.IO v3 clients (socket.io-client 2.x); without it
       their handshake gets error 5, "Unsupported protocol version".
+
+    The options are validated as one :class:`~aiosio.engine.options.EngineOptions`, kept as
+    :attr:`options` (a bad value raises ``ValueError`` naming it).
     """
 
     def __init__(
