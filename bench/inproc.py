@@ -130,7 +130,8 @@ async def metrics_ab(n: int, rounds: int = 15) -> None:
     that a busy machine slows both alike; the best round of each."""
     frame = encode_frame(OP_TEXT, ECHO, mask=MASK)
     feeds = [
-        await feeder(Host(build(metrics=m).engine_app(), None, "http"), frame) for m in (False, True)
+        await feeder(Host(build(metrics=m).engine_app(), None, "http"), frame)
+        for m in (False, True)
     ]
     times: list[list[float]] = [[], []]
     for _ in range(rounds):
