@@ -130,7 +130,8 @@ async def metrics_ab(n: int, rounds: int = 15) -> None:
     that a busy machine slows both alike; the best round of each."""
     frame = encode_frame(OP_TEXT, ECHO, mask=MASK)
     feeds = [
-        await feeder(Host(build(metrics=m)._app(), None, "http"), frame) for m in (False, True)
+        await feeder(Host(build(metrics=m).engine_app(), None, "http"), frame)
+        for m in (False, True)
     ]
     times: list[list[float]] = [[], []]
     for _ in range(rounds):
@@ -148,7 +149,7 @@ async def main(what: str, n: int, async_handlers: bool = False, metrics: bool = 
     if what == "metrics-ab":
         await metrics_ab(n)
         return
-    host = Host(build(async_handlers, metrics)._app(), None, "http")
+    host = Host(build(async_handlers, metrics).engine_app(), None, "http")
     if what in ("echo", "ack"):
         feed = await feeder(host, encode_frame(OP_TEXT, ECHO if what == "echo" else ACK, mask=MASK))
         kind = "async def" if async_handlers else "plain"

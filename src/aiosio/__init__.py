@@ -14,9 +14,11 @@ from .adapters import (
     BroadcastOptions,
     InMemoryAdapter,
     RecoveryOptions,
+    RecoveryOptionsDict,
     SessionAwareAdapter,
 )
 from .asgi import ASGIApp
+from .engine.options import EngineOptions, EngineOptionsDict
 from .engine.server import EngineServer
 from .engine.socket import EngineSocket
 from .exceptions import (
@@ -66,6 +68,8 @@ __all__ = [
     "DisconnectReason",
     "DisconnectedError",
     "EmbeddedServer",
+    "EngineOptions",
+    "EngineOptionsDict",
     "EngineProtocolError",
     "EngineServer",
     "EngineSocket",
@@ -76,6 +80,7 @@ __all__ = [
     "ParentNamespace",
     "ProtocolError",
     "RecoveryOptions",
+    "RecoveryOptionsDict",
     "RemoteSocket",
     "RequestRefused",
     "RequestTimeoutError",

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from aiosio.engine.hosting import register_asgi_host
 from aiosio.engine.http import EngineApp, PreparedMessages, Request, Response, WebSocketHandler
 
 __all__ = ["ASGIApp"]
@@ -421,3 +422,7 @@ class _ASGIWebSocket:
             return  # the client went away; the receive loop sees the disconnect
         except Exception as exc:
             logger.debug("websocket send failed: %r", exc)
+
+
+# ``EngineServer.asgi_app()`` and ``Server.asgi_app()`` find this host here (they do not import upward).
+register_asgi_host(ASGIApp)

@@ -72,7 +72,7 @@ async def _serve_handed_sockets(io: Server, channel: socket.socket) -> None:
     from aiosio._http.protocol import HttpProtocol
 
     await io.start()  # adapter init: join the cluster before taking clients
-    host = Host(io._app(), None, "http")
+    host = Host(io.engine_app(), None, "http")
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     pending: set[asyncio.Task[Any]] = set()

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from aiosio._http.host import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, Fallback, Host
 from aiosio._http.protocol import HttpProtocol
+from aiosio.engine.hosting import register_embedded_host
 from aiosio.engine.http import EngineApp, Request, Response
 
 __all__ = [
@@ -146,6 +147,33 @@ async def serve(
     sockname = server.sockets[0].getsockname()
     logger.debug("listening on %s:%s", sockname[0], sockname[1])
     return EmbeddedServer(server, shared, (str(sockname[0]), int(sockname[1])))
+
+
+async def _listen(
+    app: EngineApp,
+    host: str,
+    port: int,
+    /,
+    *,
+    fallback: Fallback | None = None,
+    headers_timeout: float | None = None,
+    keep_alive_timeout: float | None = None,
+    request_timeout: float | None = None,
+) -> EmbeddedServer:
+    """:func:`serve` for ``listen()``: a timeout left ``None`` keeps its default."""
+    return await serve(
+        app,
+        host,
+        port,
+        fallback=fallback,
+        headers_timeout=HEADERS_TIMEOUT if headers_timeout is None else headers_timeout,
+        keep_alive_timeout=KEEP_ALIVE_TIMEOUT if keep_alive_timeout is None else keep_alive_timeout,
+        request_timeout=REQUEST_TIMEOUT if request_timeout is None else request_timeout,
+    )
+
+
+# ``EngineServer.listen()`` and ``Server.listen()`` find this host here (they do not import upward).
+register_embedded_host(_listen)
 
 
 async def wait_for_shutdown_signal(

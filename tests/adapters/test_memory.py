@@ -46,7 +46,7 @@ class Sock:
     def disconnect(self, close: bool = False) -> None:
         self.disconnected.append(close)
 
-    def _deliver(
+    def deliver(
         self,
         packet: Packet,
         encoded: Sequence[str | bytes],
@@ -56,10 +56,10 @@ class Sock:
         self.frames.extend(encoded)
         self.volatile.append(volatile)
 
-    def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
+    def add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
         self.acks[ack_id] = callback
 
-    def _remove_ack(self, ack_id: int) -> None:
+    def remove_ack(self, ack_id: int) -> None:
         self.acks.pop(ack_id, None)
 
 
@@ -72,11 +72,11 @@ class Nsp:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ids = 0
 
-    def _next_ack_id(self) -> int:
+    def next_ack_id(self) -> int:
         self.ids += 1
         return self.ids
 
-    def _on_server_side_emit(
+    def handle_server_side_emit(
         self, event: str, args: list[Any], ack: Callable[..., None] | None
     ) -> None:
         raise AssertionError("no server-side events on a single server")

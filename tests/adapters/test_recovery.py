@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
+from aiosio.adapters import RecoveryOptionsDict
 from aiosio.server import Server, Socket
 from tests.server.node import requires_node
 
@@ -21,7 +22,7 @@ from .cluster_support import Client, Cluster, adapter_factory, eventually, wait_
 from .cold_start import wait_until_joined
 from .node_peers import NodeScript
 
-RECOVERY = {"max_disconnection_duration": 10}
+RECOVERY: RecoveryOptionsDict = {"max_disconnection_duration": 10}
 
 
 def join_from_auth(socket: Socket) -> None:

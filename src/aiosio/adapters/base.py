@@ -6,7 +6,10 @@ servers of the cluster and answers theirs.
 
 The adapter never sees the namespace or socket classes. It is constructed as ``AdapterClass(nsp)`` where
 ``nsp`` satisfies :class:`AdapterNamespace` (name, the ``id -> socket`` mapping, the encoder, an ack-id
-counter), and each socket satisfies :class:`AdapterSocket`.
+counter, the entry point of server-side events from other servers), and each socket satisfies
+:class:`AdapterSocket` (rooms, ``deliver`` for a broadcast encoded once, ``add_ack`` / ``remove_ack``
+for the acknowledgements of a broadcast). Both are public methods of :class:`~aiosio.Namespace` and
+:class:`~aiosio.Socket`, the only ones of theirs an adapter calls.
 
 Which operations are synchronous and which are coroutines:
 
@@ -34,7 +37,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from aiosio._handlers import Emitter
 
@@ -48,6 +51,7 @@ __all__ = [
     "BroadcastFlags",
     "BroadcastOptions",
     "RecoveryOptions",
+    "RecoveryOptionsDict",
     "Session",
     "SessionToPersist",
     "SocketDetails",
@@ -86,12 +90,51 @@ class BroadcastOptions:
     flags: BroadcastFlags = NO_FLAGS
 
 
+class RecoveryOptionsDict(TypedDict, total=False):
+    """:class:`RecoveryOptions` as a dict (``Server(connection_state_recovery={...})``)."""
+
+    max_disconnection_duration: float
+    skip_middlewares: bool
+
+
 @dataclass(frozen=True, slots=True)
 class RecoveryOptions:
-    """Connection state recovery settings (``Server(connection_state_recovery=...)``)."""
+    """Connection state recovery settings (``Server(connection_state_recovery=...)``).
+
+    ``max_disconnection_duration`` (120): seconds a disconnected client may come back within and find
+    its id, rooms, data and missed packets. ``skip_middlewares`` (True): a recovered socket does not
+    go through the connection middlewares again.
+    """
 
     max_disconnection_duration: float = 120.0
     skip_middlewares: bool = True
+
+    def __post_init__(self) -> None:
+        duration = self.max_disconnection_duration
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+            raise ValueError(
+                f"max_disconnection_duration must be a number of seconds >= 0, not {duration!r}"
+            )
+        object.__setattr__(self, "max_disconnection_duration", float(duration))
+        object.__setattr__(self, "skip_middlewares", bool(self.skip_middlewares))
+
+    @classmethod
+    def from_option(
+        cls, value: bool | RecoveryOptions | RecoveryOptionsDict | None
+    ) -> RecoveryOptions | None:
+        """The settings a ``connection_state_recovery`` option asks for (``None``: off)."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, RecoveryOptions):
+            return value
+        if isinstance(value, dict):
+            unknown = set(value) - set(RecoveryOptionsDict.__annotations__)
+            if unknown:
+                raise ValueError(f"unknown connection_state_recovery options: {sorted(unknown)}")
+            return cls(**value)
+        raise TypeError("connection_state_recovery must be None, True, a dict or RecoveryOptions")
 
 
 @dataclass(slots=True)
@@ -148,7 +191,7 @@ class AdapterSocket(Protocol):
     def disconnect(self, close: bool = False) -> Any:
         """Disconnect from the namespace (and close the connection when ``close``)."""
 
-    def _deliver(
+    def deliver(
         self,
         packet: Packet,
         encoded: Sequence[str | bytes],
@@ -157,10 +200,10 @@ class AdapterSocket(Protocol):
     ) -> None:
         """Write a packet encoded once for every recipient (and tell outgoing listeners)."""
 
-    def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
+    def add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
         """Call ``callback(*args)`` when the client acknowledges packet ``ack_id``."""
 
-    def _remove_ack(self, ack_id: int) -> None:
+    def remove_ack(self, ack_id: int) -> None:
         """Forget the acknowledgement callback of ``ack_id`` (after a timeout)."""
 
 
@@ -185,10 +228,10 @@ class AdapterNamespace(Protocol):
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop the server runs on, or ``None`` before it has started."""
 
-    def _next_ack_id(self) -> int:
+    def next_ack_id(self) -> int:
         """A fresh acknowledgement id, unique within the namespace."""
 
-    def _on_server_side_emit(
+    def handle_server_side_emit(
         self, event: str, args: list[Any], ack: Callable[..., None] | None
     ) -> None:
         """Deliver a server-side event that came from another server to the local listeners."""

@@ -309,7 +309,7 @@ class ClusterAdapter(InMemoryAdapter):
         request_id = data.get("requestId")
         requester = message.get("uid")
         if request_id is None or not isinstance(requester, str):
-            self.nsp._on_server_side_emit(event, args, None)
+            self.nsp.handle_server_side_emit(event, args, None)
             return
         called = False
 
@@ -325,7 +325,7 @@ class ClusterAdapter(InMemoryAdapter):
                 requester, {"type": MessageType.SERVER_SIDE_EMIT_RESPONSE, "data": response}
             )
 
-        self.nsp._on_server_side_emit(event, args, callback)
+        self.nsp.handle_server_side_emit(event, args, callback)
 
     def on_response(self, response: ClusterMessage) -> None:
         """Handle a response to one of this server's requests."""

@@ -145,7 +145,7 @@ class InMemoryAdapter(Adapter):
         for sid in self._matching_ids(opts):  # _matching() inlined: this loop is the hot one
             socket = sockets.get(sid)
             if socket is not None:
-                socket._deliver(packet, encoded, volatile, compress)
+                socket.deliver(packet, encoded, volatile, compress)
 
     def broadcast_with_ack(
         self,
@@ -156,19 +156,19 @@ class InMemoryAdapter(Adapter):
     ) -> None:
         packet.nsp = self.nsp.name
         # one id for every recipient: the namespace counter never hands it out twice
-        packet.id = ack_id = self.nsp._next_ack_id()
+        packet.id = ack_id = self.nsp.next_ack_id()
         encoded = self.nsp.encoder.encode(packet)
         flags = opts.flags
         count = 0
         for socket in self._matching(opts):
             count += 1
-            socket._add_ack(ack_id, ack)
-            socket._deliver(packet, encoded, flags.volatile, flags.compress)
+            socket.add_ack(ack_id, ack)
+            socket.deliver(packet, encoded, flags.volatile, flags.compress)
         client_count_callback(count)
 
     def remove_acks(self, ack_id: int, opts: BroadcastOptions) -> None:
         for socket in self._matching(opts):
-            socket._remove_ack(ack_id)
+            socket.remove_ack(ack_id)
 
     # -- operations on matching sockets -----------------------------------------------------------
 

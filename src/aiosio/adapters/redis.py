@@ -330,7 +330,7 @@ class RedisAdapter(InMemoryAdapter):
         event, args = packet[0], packet[1:]
         request_id = request.get("requestId")
         if request_id is None:
-            self.nsp._on_server_side_emit(event, args, None)
+            self.nsp.handle_server_side_emit(event, args, None)
             return
         called = False
 
@@ -351,7 +351,7 @@ class RedisAdapter(InMemoryAdapter):
             except AdapterError as exc:
                 logger.warning("[%s] could not answer a server-side emit: %s", self.uid, exc)
 
-        self.nsp._on_server_side_emit(event, args, callback)
+        self.nsp.handle_server_side_emit(event, args, callback)
 
     def _on_broadcast_with_ack(self, request: dict[str, Any]) -> None:
         packet = packet_from_wire(request.get("packet"), self.nsp.name)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .._handlers import Listeners, spawn
 from ..exceptions import ClientConnectionError, SocketProtocolError
@@ -23,9 +23,25 @@ from .engine import TRANSPORTS, EngineClient
 if TYPE_CHECKING:
     from .socket import Auth, Socket
 
-__all__ = ["Manager"]
+__all__ = ["Manager", "SocketHooks"]
 
 _logger = logging.getLogger("aiosio.client")
+
+
+class SocketHooks(NamedTuple):
+    """What a :class:`Manager` tells an active namespace socket, which registers these with
+    :meth:`Manager.activate` (package-internal: :class:`~aiosio.client.Socket` does it)."""
+
+    #: the connection opened: send the CONNECT packet
+    on_open: Callable[[], None]
+    #: a packet for the socket's namespace arrived
+    on_packet: Callable[[socketio.Packet], None]
+    #: the connection failed (the error)
+    on_error: Callable[[BaseException], None]
+    #: the Manager stopped trying to connect (the last error)
+    on_give_up: Callable[[BaseException], None]
+    #: the connection closed (reason, description)
+    on_close: Callable[[str, Any], None]
 
 
 class Manager(Listeners):
@@ -108,6 +124,8 @@ class Manager(Listeners):
         self.engine: EngineClient | None = None
         #: Namespace sockets by namespace name.
         self.nsps: dict[str, Socket] = {}
+        #: what the active sockets want to hear, by namespace name
+        self._hooks: dict[str, SocketHooks] = {}
         Listeners.__init__(self)
         self._reconnecting = False
         self._skip_reconnect = False
@@ -179,8 +197,21 @@ class Manager(Listeners):
             self.nsps[namespace] = socket
         return socket
 
-    def _active_sockets(self) -> list[Socket]:
-        return [s for s in self.nsps.values() if s.active]
+    def activate(self, namespace: str, hooks: SocketHooks) -> None:
+        """Package-internal (the socket of ``namespace``): the socket wants to connect; tell it
+        what happens to the connection through ``hooks`` until :meth:`deactivate`."""
+        self._hooks[namespace] = hooks
+
+    def deactivate(self, namespace: str) -> None:
+        """Package-internal (the socket of ``namespace``): the socket left; close the connection
+        if it was the last active one."""
+        self._hooks.pop(namespace, None)
+        if not self._active_hooks():
+            self._close()
+
+    def _active_hooks(self) -> list[SocketHooks]:
+        hooks = self._hooks
+        return [hooks[name] for name in self.nsps if name in hooks]
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -239,12 +270,12 @@ class Manager(Listeners):
 
     def _emit_error(self, error: BaseException) -> None:
         self._emit_reserved("error", error)
-        for socket in self._active_sockets():
-            socket._on_error(error)
+        for hooks in self._active_hooks():
+            hooks.on_error(error)
 
     def _give_up(self, error: BaseException) -> None:
-        for socket in self._active_sockets():
-            socket._on_give_up(error)
+        for hooks in self._active_hooks():
+            hooks.on_give_up(error)
 
     def _on_open(self, engine: EngineClient) -> None:
         self.ready_state = "open"
@@ -254,8 +285,8 @@ class Manager(Listeners):
         engine.on_error = self._on_engine_error
         engine.on_close = self._on_close
         self._emit_reserved("open")
-        for socket in self._active_sockets():
-            socket._on_open()
+        for hooks in self._active_hooks():
+            hooks.on_open()
         engine.start()
 
     def _on_ping(self) -> None:
@@ -272,11 +303,13 @@ class Manager(Listeners):
             self._on_close("parse error", exc)
             return
         if packet is not None:
-            socket = self.nsps.get(packet.nsp)
-            if socket is not None and socket.active:
-                socket._on_packet(packet)
+            hooks = self._hooks.get(packet.nsp)
+            if hooks is not None:
+                hooks.on_packet(packet)
 
-    def _packet(self, packet: socketio.Packet, compress: bool = True) -> None:
+    def write_packet(self, packet: socketio.Packet, compress: bool = True) -> None:
+        """Encode ``packet`` and write it on the current Engine.IO session (dropped when there is
+        none). ``compress=False`` keeps it out of WebSocket compression."""
         engine = self.engine
         if engine is None:
             return
@@ -301,12 +334,6 @@ class Manager(Listeners):
             self._track(task)
         self._open_task = None
 
-    def _destroy(self, socket: Socket) -> None:
-        """A socket left; close the connection if it was the last active one."""
-        if self._active_sockets():
-            return
-        self._close()
-
     def _close(self) -> None:
         self._skip_reconnect = True
         self._reconnecting = False
@@ -324,8 +351,8 @@ class Manager(Listeners):
         self.ready_state = "closed"
         if was != "closed" or reason != "forced close":
             self._emit_reserved("close", reason, description)
-            for socket in self._active_sockets():
-                socket._on_close(reason, description)
+            for hooks in self._active_hooks():
+                hooks.on_close(reason, description)
         if self.reconnection and not self._skip_reconnect:
             self._reconnect()
 

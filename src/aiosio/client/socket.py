@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import _handlers
 from .._handlers import Ack, AnyListeners, Handler, spawn
@@ -24,6 +24,7 @@ from ..exceptions import (
     DisconnectedError,
 )
 from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType, ack_args, ack_value
+from .manager import SocketHooks
 
 if TYPE_CHECKING:
     from .manager import Manager
@@ -87,16 +88,53 @@ class _Queued:
         self.pending = False
 
 
+class _FlaggedEmits(Protocol):
+    """How an :class:`Emitter` emits: its socket's emit functions, which take the flags."""
+
+    def emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        *,
+        volatile: bool = False,
+        timeout: float | None = None,
+        compress: bool = True,
+    ) -> None: ...
+
+    def emit_with_ack(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        volatile: bool,
+        timeout: float | None,
+        compress: bool = True,
+    ) -> asyncio.Future[Any]: ...
+
+
+class _SocketEmits:
+    """A socket's flag-taking emit functions, handed to its :class:`Emitter` objects."""
+
+    __slots__ = ("emit", "emit_with_ack")
+
+    def __init__(
+        self,
+        emit: Callable[..., None],
+        emit_with_ack: Callable[..., asyncio.Future[Any]],
+    ) -> None:
+        self.emit = emit
+        self.emit_with_ack = emit_with_ack
+
+
 class Emitter:
     """``socket.volatile`` / ``socket.timeout(seconds)`` / ``socket.compress(False)``: emit with
     those flags (chainable)."""
 
-    __slots__ = ("_compress", "_socket", "_timeout", "_volatile")
+    __slots__ = ("_compress", "_emits", "_timeout", "_volatile")
 
     def __init__(
-        self, socket: Socket, volatile: bool, timeout: float | None, compress: bool = True
+        self, emits: _FlaggedEmits, volatile: bool, timeout: float | None, compress: bool = True
     ) -> None:
-        self._socket = socket
+        self._emits = emits
         self._volatile = volatile
         self._timeout = timeout
         self._compress = compress
@@ -104,25 +142,25 @@ class Emitter:
     @property
     def volatile(self) -> Emitter:
         """Drop the event if the transport cannot send it right now."""
-        return Emitter(self._socket, True, self._timeout, self._compress)
+        return Emitter(self._emits, True, self._timeout, self._compress)
 
     def timeout(self, seconds: float) -> Emitter:
         """Fail the acknowledgement with AckTimeoutError after ``seconds``."""
-        return Emitter(self._socket, self._volatile, seconds, self._compress)
+        return Emitter(self._emits, self._volatile, seconds, self._compress)
 
     def compress(self, value: bool) -> Emitter:
         """Whether the event may be compressed (see :meth:`Socket.compress`)."""
-        return Emitter(self._socket, self._volatile, self._timeout, bool(value))
+        return Emitter(self._emits, self._volatile, self._timeout, bool(value))
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit ``event`` with these flags."""
-        self._socket._emit(
+        self._emits.emit(
             event, args, volatile=self._volatile, timeout=self._timeout, compress=self._compress
         )
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit ``event`` and wait for the server's acknowledgement (see Socket.emit_with_ack)."""
-        return await self._socket._emit_with_ack(
+        return await self._emits.emit_with_ack(
             event, args, self._volatile, self._timeout, self._compress
         )
 
@@ -148,6 +186,7 @@ class Socket(AnyListeners):
         "_ack_timeout",
         "_acks",
         "_active",
+        "_emits",
         "_ids",
         "_last_offset",
         "_max_buffered",
@@ -207,6 +246,7 @@ class Socket(AnyListeners):
         self._pid: str | None = None
         self._last_offset: str | None = None
         self._waiters: list[asyncio.Future[None]] = []
+        self._emits = _SocketEmits(self._emit, self._emit_with_ack)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -254,6 +294,16 @@ class Socket(AnyListeners):
         if self.connected:
             return
         self._active = True
+        self.io.activate(
+            self.nsp,
+            SocketHooks(
+                on_open=self._on_open,
+                on_packet=self._on_packet,
+                on_error=self._on_error,
+                on_give_up=self._on_give_up,
+                on_close=self._on_close,
+            ),
+        )
         if not self.io.reconnecting:
             self.io.open()
         if self.io.ready_state == "open":
@@ -278,7 +328,7 @@ class Socket(AnyListeners):
     def _destroy(self) -> None:
         if self._active:
             self._active = False
-            self.io._destroy(self)
+            self.io.deactivate(self.nsp)
 
     def _fail_waiters(self, error: BaseException) -> None:
         waiters, self._waiters = self._waiters, []
@@ -291,11 +341,11 @@ class Socket(AnyListeners):
     @property
     def volatile(self) -> Emitter:
         """``socket.volatile.emit(...)``: dropped when the transport cannot send it right now."""
-        return Emitter(self, True, None)
+        return Emitter(self._emits, True, None)
 
     def timeout(self, seconds: float) -> Emitter:
         """``await socket.timeout(s).emit_with_ack(...)`` fails with AckTimeoutError after ``s``."""
-        return Emitter(self, False, seconds)
+        return Emitter(self._emits, False, seconds)
 
     def compress(self, value: bool) -> Emitter:
         """``socket.compress(False).emit(...)``: the reference's compress flag (True by default).
@@ -304,7 +354,7 @@ class Socket(AnyListeners):
         message may be compressed once permessage-deflate is negotiated. Over long-polling the
         request bodies are never compressed, as with the reference client.
         """
-        return Emitter(self, False, None, bool(value))
+        return Emitter(self._emits, False, None, bool(value))
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args``; while disconnected it waits in a buffer, kept in order."""
@@ -394,7 +444,7 @@ class Socket(AnyListeners):
             return
         if connected:
             self._notify_outgoing(packet)
-            self.io._packet(packet, compress)
+            self.io.write_packet(packet, compress)
         else:
             self._send_buffer.append(packet)
 
@@ -462,7 +512,7 @@ class Socket(AnyListeners):
                 _invoke(listener, tuple(packet.data))
 
     def _packet(self, packet: Packet) -> None:
-        self.io._packet(packet)
+        self.io.write_packet(packet)
 
     # -- from the Manager ----------------------------------------------------------------------
 

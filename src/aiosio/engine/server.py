@@ -7,10 +7,9 @@ import inspect
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
 
-from .._http.host import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
 from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import open_packet
 from .compression import HttpCompression, HttpCompressionOption
@@ -25,30 +24,24 @@ from .eio3 import (
     supports_binary,
 )
 from .errors import ERROR_MESSAGES, ErrorCode, RequestRefused, error_response
+from .hosting import ASGIApplication, Listener, asgi_host, embedded_host
 from .http import Request, Response, WebSocketConnection
+from .options import MAX_WRITE_BUFFER_SIZE, TRANSPORTS, AllowRequest, EngineOptions
 from .origin import OriginPolicy
 from .polling import PollingTransport
 from .socket import EngineSocket
 from .websocket import WebSocketTransport
 
-if TYPE_CHECKING:
-    from ..asgi import ASGIApp
-    from ..serve import EmbeddedServer
-
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["EngineServer"]
+__all__ = ["MAX_WRITE_BUFFER_SIZE", "TRANSPORTS", "AllowRequest", "EngineServer"]
 
 logger = logging.getLogger("aiosio.engine")
 
-TRANSPORTS = ("polling", "websocket")
-#: Default bound on the bytes queued for one session (see docs/reliability.md for the measurement).
-MAX_WRITE_BUFFER_SIZE = 4 * 1024 * 1024
 _SERVER_EVENTS = frozenset({"connection", "initial_headers", "headers", "connection_error"})
 # The reference refuses an Origin header holding characters outside these.
 _INVALID_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
-AllowRequest = Callable[[Request], "bool | str | Awaitable[bool | str | None] | None"]
 Respond = Callable[[Response], None]
 #: Refuses a request: (code, context for the log, message, status).
 Refuse = Callable[[ErrorCode, dict[str, Any], "str | None", "int | None"], None]
@@ -84,6 +77,9 @@ class EngineServer:
       (bytes) and ``level`` (zlib's 0-9, -1 for its default).
     * ``allow_eio3`` (False): also serve Engine.IO v3 clients (socket.io-client 2.x); without it
       their handshake gets error 5, "Unsupported protocol version".
+
+    The options are validated as one :class:`~aiosio.engine.options.EngineOptions`, kept as
+    :attr:`options` (a bad value raises ``ValueError`` naming it).
     """
 
     def __init__(
@@ -105,25 +101,34 @@ class EngineServer:
         allow_eio3: bool = False,
         http_compression: HttpCompressionOption = True,
     ) -> None:
-        if ping_interval <= 0 or ping_timeout <= 0 or upgrade_timeout <= 0:
-            raise ValueError("ping_interval, ping_timeout and upgrade_timeout must be positive")
-        if max_http_buffer_size <= 0:
-            raise ValueError("max_http_buffer_size must be positive")
-        if max_write_buffer_size <= 0:
-            raise ValueError("max_write_buffer_size must be positive")
-        chosen = tuple(transports)
-        if not chosen or any(t not in TRANSPORTS for t in chosen):
-            raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}")
-        self.ping_interval = float(ping_interval)
-        self.ping_timeout = float(ping_timeout)
-        self.upgrade_timeout = float(upgrade_timeout)
-        self.max_http_buffer_size = int(max_http_buffer_size)
-        self.max_write_buffer_size = int(max_write_buffer_size)
-        self.transports = chosen
-        self.path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
-        self.allow_upgrades = allow_upgrades
+        #: The options, validated (see :class:`~aiosio.engine.options.EngineOptions`).
+        self.options = options = EngineOptions(
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            transports=tuple(transports),
+            path=path,
+            allow_upgrades=allow_upgrades,
+            cors=cors,
+            allow_request=allow_request,
+            cookie=cookie,
+            initial_packet=initial_packet,
+            max_write_buffer_size=max_write_buffer_size,
+            trusted_proxies=tuple(trusted_proxies),
+            allow_eio3=allow_eio3,
+            http_compression=http_compression,
+        )
+        self.ping_interval = options.ping_interval
+        self.ping_timeout = options.ping_timeout
+        self.upgrade_timeout = options.upgrade_timeout
+        self.max_http_buffer_size = options.max_http_buffer_size
+        self.max_write_buffer_size = options.max_write_buffer_size
+        self.transports = options.transports
+        self.path = options.path
+        self.allow_upgrades = options.allow_upgrades
         self.cors = CorsPolicy.from_option(cors)
-        self.origin_policy = OriginPolicy(self.cors, trusted_proxies)
+        self.origin_policy = OriginPolicy(self.cors, options.trusted_proxies)
         self.allow_request = allow_request
         self.cookie = _cookie_options(cookie)
         self.initial_packet = initial_packet
@@ -132,7 +137,7 @@ class EngineServer:
         self.clients: dict[str, EngineSocket] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._pending_handshakes: set[asyncio.Task[None]] = set()
-        self._server: EmbeddedServer | None = None
+        self._server: Listener | None = None
 
     # -- public API -----------------------------------------------------------------------------
     @property
@@ -164,19 +169,18 @@ class EngineServer:
         port: int = 3000,
         host: str = "127.0.0.1",
         *,
-        headers_timeout: float = HEADERS_TIMEOUT,
-        keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
-        request_timeout: float = REQUEST_TIMEOUT,
+        headers_timeout: float | None = None,
+        keep_alive_timeout: float | None = None,
+        request_timeout: float | None = None,
     ) -> int:
         """Serve on the embedded HTTP server; returns the bound port (``port=0`` picks one).
 
-        The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
+        The timeouts (seconds, Node's names and defaults; ``None`` keeps the default) are described
+        in :func:`aiosio.serve.serve`.
         """
-        from ..serve import serve
-
         if self._server is not None:
             raise RuntimeError("the server is already listening")
-        self._server = await serve(
+        self._server = await embedded_host()(
             self,
             host,
             port,
@@ -186,11 +190,10 @@ class EngineServer:
         )
         return self._server.port
 
-    def asgi_app(self, fallback: Any = None) -> ASGIApp:
-        """An ASGI 3 application serving this engine; other paths go to ``fallback``."""
-        from ..asgi import ASGIApp
-
-        return ASGIApp(self, fallback)
+    def asgi_app(self, fallback: Any = None) -> ASGIApplication:
+        """An ASGI 3 application (an :class:`aiosio.ASGIApp`) serving this engine; other paths go
+        to ``fallback``."""
+        return asgi_host()(self, fallback)
 
     async def close(self) -> None:
         """Close every session ("forced close") and stop the embedded server if it runs."""

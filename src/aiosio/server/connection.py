@@ -161,7 +161,7 @@ class Connection:
                         and type(payload[0]) is str
                         and payload[0] not in RESERVED_EVENTS
                     ):
-                        socket._on_event(payload, ack_id)
+                        socket.handle_event(payload, ack_id)
                         return
         try:
             packet = self._decoder.add(data)
@@ -192,7 +192,7 @@ class Connection:
         socket = self.nsps.get(name)
         if socket is not None:
             if kind != _CONNECT and kind != _CONNECT_ERROR:
-                socket._on_packet(packet)
+                socket.handle_packet(packet)
                 return
         elif kind == _CONNECT:
             if self._connecting is None:
@@ -229,34 +229,31 @@ class Connection:
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         logger.debug("%s: connecting to namespace %s", self.id, name)
         try:
-            nsp = self.server._nsps.get(name)
+            nsp = await self.server.resolve_namespace(name, auth)
             if nsp is None:
-                nsp = await self.server._check_namespace(name, auth)
-                if nsp is None:
-                    logger.debug("%s: namespace %s refused", self.id, name)
-                    self.write_packet(
-                        Packet(_CONNECT_ERROR, name, {"message": "Invalid namespace"})
-                    )
-                    return
+                logger.debug("%s: namespace %s refused", self.id, name)
+                self.write_packet(Packet(_CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+                return
             if not self.is_open:
                 return
-            await nsp._add(self, auth)
+            await nsp.handle_connect(self, auth)
         finally:
             if self._connecting is not None:
                 self._connecting.discard(name)
                 if not self._connecting:
                     self._connecting = None
 
-    def _attach(self, socket: Socket) -> None:
-        """Called by the namespace once ``socket`` is connected."""
+    def attach(self, socket: Socket) -> None:
+        """Route this client's packets for ``socket``'s namespace to it (called by the socket once
+        its namespace accepted it)."""
         self.sockets[socket.id] = socket
         self.nsps[socket.nsp.name] = socket
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
 
-    def _remove(self, socket: Socket) -> None:
-        """Called by a socket that disconnects."""
+    def detach(self, socket: Socket) -> None:
+        """Stop routing to ``socket`` (called by a socket that disconnects)."""
         if self.sockets.pop(socket.id, None) is not None:
             name = socket.nsp.name
             if self.nsps.get(name) is socket:
@@ -297,7 +294,7 @@ class Connection:
             self._attachment_timer.cancel()
             self._attachment_timer = None
         for socket in list(self.sockets.values()):
-            socket._on_close(reason, description)
+            socket.handle_close(reason, description)
         self.sockets.clear()
         self.nsps.clear()
         self._decoder.reset()

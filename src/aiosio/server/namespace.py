@@ -6,10 +6,10 @@ import asyncio
 import inspect
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import EAGER_TASKS, Listeners, invoke, spawn
+from aiosio._handlers import Listeners, invoke, spawn
 from aiosio.adapters.base import Adapter, BroadcastOptions, RecoveryOptions
 from aiosio.adapters.memory import InMemoryAdapter
 from aiosio.protocol.socketio import Packet, PacketType
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from aiosio.server.connection import Connection
     from aiosio.server.server import Server
 
-__all__ = ["Namespace", "ParentNamespace"]
+__all__ = ["Namespace", "NamespaceTable", "ParentNamespace"]
 
 logger = logging.getLogger("aiosio.server")
 
@@ -60,14 +60,20 @@ class Namespace(Listeners, Broadcasting):
         "_fns",
         "_ids",
         "_joining",
-        "_parent",
+        "_on_empty",
         "adapter",
         "name",
         "server",
         "sockets",
     )
 
-    def __init__(self, server: Server, name: str) -> None:
+    def __init__(
+        self,
+        server: Server,
+        name: str,
+        *,
+        on_empty: Callable[[Namespace], None] | None = None,
+    ) -> None:
         self.server = server
         #: the namespace name, like ``"/"`` or ``"/chat"``
         self.name = name
@@ -76,7 +82,8 @@ class Namespace(Listeners, Broadcasting):
         Listeners.__init__(self)
         self._fns: list[Middleware] = []
         self._ids = 0
-        self._parent: ParentNamespace | None = None
+        #: called when the last socket left (a child namespace goes away then)
+        self._on_empty = on_empty
         self._joining = 0  # sockets between CONNECT and connected (or refused)
         self.adapter: Adapter = self._make_adapter()
         self._init_adapter()
@@ -90,7 +97,7 @@ class Namespace(Listeners, Broadcasting):
     def _init_adapter(self) -> None:
         result = self.adapter.init()
         if result is not None and inspect.isawaitable(result):
-            self.server._start_or_defer(result)
+            self.server.start_soon(result)
 
     # -- what the adapter sees --------------------------------------------------------------------
 
@@ -109,14 +116,17 @@ class Namespace(Listeners, Broadcasting):
         """The event loop the server runs on, or ``None`` before it has started."""
         return self.server.loop
 
-    def _next_ack_id(self) -> int:
+    def next_ack_id(self) -> int:
+        """Adapter interface: a fresh acknowledgement id, unique within the namespace."""
         ack_id = self._ids
         self._ids = ack_id + 1
         return ack_id
 
-    def _on_server_side_emit(
+    def handle_server_side_emit(
         self, event: str, args: list[Any], ack: Callable[..., None] | None
     ) -> None:
+        """Adapter interface: run this namespace's listeners of ``event`` for a server-side emit
+        that came from another server; the first listener's return value goes to ``ack``."""
         for i, handler in enumerate(tuple(self._handlers.get(event, ()))):
             done = ack if i == 0 else None
             invoke(handler, args, done, logger, f"server-side {event!r} handler")
@@ -138,7 +148,10 @@ class Namespace(Listeners, Broadcasting):
 
     # -- connecting sockets -----------------------------------------------------------------------
 
-    async def _add(self, connection: Connection, auth: dict[str, Any]) -> None:
+    async def handle_connect(self, connection: Connection, auth: dict[str, Any]) -> None:
+        """Package-internal (the connection): a client asks to join this namespace. Create its
+        socket (restoring its session when it may), run the middlewares, then connect it or answer
+        CONNECT_ERROR."""
         self._joining += 1
         try:
             await self._join(connection, auth)
@@ -163,7 +176,7 @@ class Namespace(Listeners, Broadcasting):
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
-                socket._cleanup()
+                socket.discard()
                 if connection.is_open:
                     logger.debug("middleware refused a socket in %s: %s", self.name, exc)
                     payload = (
@@ -174,7 +187,7 @@ class Namespace(Listeners, Broadcasting):
                     connection.write_packet(Packet(PacketType.CONNECT_ERROR, self.name, payload))
                 return
         if not connection.is_open:
-            socket._cleanup()
+            socket.discard()
             return
         self._do_connect(socket, connection)
 
@@ -189,25 +202,17 @@ class Namespace(Listeners, Broadcasting):
                     logger.exception("restoring a session failed")
                     session = None
                 if session is not None:
-                    return Socket(self, connection, auth, session)
-        return Socket(self, connection, auth)
+                    return Socket(self, connection, auth, session, on_gone=self._remove)
+        return Socket(self, connection, auth, on_gone=self._remove)
 
     def _do_connect(self, socket: Socket, connection: Connection) -> None:
         logger.debug("adding socket %s to nsp %s", socket.id, self.name)
         self.sockets[socket.id] = socket
-        socket._on_connect()
-        connection._attach(socket)
-        if EAGER_TASKS:
-            self._call_handlers("connect", (socket,))
-            self._call_handlers("connection", (socket,))
-            return
-        # Scheduled Tasks (3.11): the client's next packets wait until the connection handlers'
-        # Tasks have taken their first step (the ready queue is FIFO), so that the handlers they
-        # register before their first ``await`` are in place, as with eager Tasks.
-        socket._hold_packets()
+        socket.handle_accepted(self._notify_connection)
+
+    def _notify_connection(self, socket: Socket) -> None:
         self._call_handlers("connect", (socket,))
         self._call_handlers("connection", (socket,))
-        asyncio.get_running_loop().call_soon(socket._release_packets)
 
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.id) is socket:
@@ -215,14 +220,14 @@ class Namespace(Listeners, Broadcasting):
         self._discard_if_empty()
 
     def _discard_if_empty(self) -> None:
-        parent = self._parent
+        on_empty = self._on_empty
         if (
-            parent is not None
+            on_empty is not None
             and not self.sockets
             and not self._joining
             and self.server.cleanup_empty_child_namespaces
         ):
-            parent._remove_child(self)
+            on_empty(self)
 
     # -- broadcasting -----------------------------------------------------------------------------
 
@@ -274,13 +279,15 @@ class ParentNamespace(Namespace):
     Emitting on the parent emits on every child.
     """
 
-    __slots__ = ("children", "matcher")
+    __slots__ = ("_table", "children", "matcher")
 
     _count = itertools.count()
 
-    def __init__(self, server: Server, matcher: NameMatcher) -> None:
+    def __init__(self, server: Server, matcher: NameMatcher, table: NamespaceTable) -> None:
         self.children: set[Namespace] = set()
         self.matcher = matcher
+        #: the server's namespaces by name, where the children are added and removed
+        self._table = table
         super().__init__(server, f"/_{next(self._count)}")
 
     def _make_adapter(self) -> Adapter:
@@ -297,16 +304,14 @@ class ParentNamespace(Namespace):
 
     def create_child(self, name: str) -> Namespace:
         """Create (and register with the server) the child namespace ``name``."""
-        child = Namespace(self.server, name)
-        child._parent = self
+        child = Namespace(self.server, name, on_empty=self._remove_child)
         for fn in self._fns:
             child.use(fn)
         for event in ("connect", "connection"):
             for handler in self.listeners(event):
                 child.on(event, handler)
         self.children.add(child)
-        self.server._nsps[name] = child
-        self.server._events.emit("new_namespace", child)
+        self._table.add(child)
         return child
 
     def _remove_child(self, child: Namespace) -> None:
@@ -314,11 +319,47 @@ class ParentNamespace(Namespace):
             return
         logger.debug("closing empty child namespace %s", child.name)
         self.children.discard(child)
-        if self.server._nsps.get(child.name) is child:
-            del self.server._nsps[child.name]
+        self._table.remove(child)
         result = child.adapter.close()
         if result is not None and inspect.isawaitable(result):
             spawn(_await(result))
+
+
+class NamespaceTable:
+    """The concrete namespaces of a server by name (package-internal): the server adds the ones
+    :meth:`Server.of` makes, a dynamic parent adds and removes its children. Adding any but ``"/"``
+    announces it (the server's ``"new_namespace"`` event)."""
+
+    __slots__ = ("_by_name", "_on_new")
+
+    def __init__(self, on_new: Callable[[Namespace], object]) -> None:
+        self._by_name: dict[str, Namespace] = {}
+        self._on_new = on_new
+
+    def get(self, name: str) -> Namespace | None:
+        """The namespace ``name``, if it exists."""
+        return self._by_name.get(name)
+
+    def add(self, nsp: Namespace) -> None:
+        """Register ``nsp`` under its name and announce it."""
+        self._by_name[nsp.name] = nsp
+        if nsp.name != "/":
+            self._on_new(nsp)
+
+    def remove(self, nsp: Namespace) -> None:
+        """Forget ``nsp`` (if it is still the one registered under its name)."""
+        if self._by_name.get(nsp.name) is nsp:
+            del self._by_name[nsp.name]
+
+    def as_dict(self) -> dict[str, Namespace]:
+        """The namespaces by name (a copy)."""
+        return dict(self._by_name)
+
+    def __iter__(self) -> Iterator[Namespace]:
+        return iter(list(self._by_name.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
 
 
 async def _await(awaitable: Awaitable[Any]) -> None:

@@ -9,29 +9,29 @@ import inspect
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from aiosio._handlers import Emitter, spawn
-from aiosio.adapters.base import Adapter, RecoveryOptions
+from aiosio.adapters.base import Adapter, RecoveryOptions, RecoveryOptionsDict
 from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
+from aiosio.engine.hosting import ASGIApplication, Fallback, Listener, asgi_host, embedded_host
+from aiosio.engine.options import ENGINE_OPTION_NAMES, EngineOptionsDict, check_keywords
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
 from aiosio.routes import Routes
-from aiosio.serve import HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT
 from aiosio.server.broadcast import Broadcasting, BroadcastOperator
 from aiosio.server.client_files import ClientServingApp, find_client_dist
 from aiosio.server.connection import Connection
-from aiosio.server.namespace import NameMatcher, Namespace, ParentNamespace
+from aiosio.server.namespace import NameMatcher, Namespace, NamespaceTable, ParentNamespace
 
 if TYPE_CHECKING:
     from aiosio.adapters.base import AdapterNamespace
-    from aiosio.asgi import ASGIApp
-    from aiosio.engine.http import EngineApp, Request, Response
+    from aiosio.engine.http import EngineApp
     from aiosio.engine.socket import EngineSocket
     from aiosio.protocol.socketio import Parser
     from aiosio.routes import Handler
-    from aiosio.serve import EmbeddedServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,25 +40,22 @@ __all__ = ["Server"]
 logger = logging.getLogger("aiosio.server")
 
 AdapterFactory = Callable[["AdapterNamespace"], Adapter]
-Fallback = Callable[["Request", Callable[["Response"], None]], None]
 
-
-def _recovery_options(value: Any) -> RecoveryOptions | None:
-    if value is None or value is False:
-        return None
-    if value is True:
-        return RecoveryOptions()
-    if isinstance(value, RecoveryOptions):
-        return value
-    if isinstance(value, dict):
-        unknown = set(value) - {"max_disconnection_duration", "skip_middlewares"}
-        if unknown:
-            raise ValueError(f"unknown connection_state_recovery options: {sorted(unknown)}")
-        return RecoveryOptions(
-            max_disconnection_duration=float(value.get("max_disconnection_duration", 120.0)),
-            skip_middlewares=bool(value.get("skip_middlewares", True)),
-        )
-    raise TypeError("connection_state_recovery must be None, True, a dict or RecoveryOptions")
+#: The keywords of ``Server()`` itself (the others are engine options).
+_SERVER_OPTIONS = frozenset(
+    {
+        "path",
+        "connect_timeout",
+        "adapter",
+        "parser",
+        "connection_state_recovery",
+        "cleanup_empty_child_namespaces",
+        "max_child_namespaces",
+        "serve_client",
+        "sequential_handlers",
+        "attachment_timeout",
+    }
+)
 
 
 class Server(Broadcasting):
@@ -82,8 +79,9 @@ class Server(Broadcasting):
       :class:`~aiosio.adapters.memory.InMemoryAdapter`, or
       :class:`~aiosio.adapters.memory.SessionAwareAdapter` with connection state recovery).
     * ``parser``: the Socket.IO parser (``encoder()`` / ``decoder()``).
-    * ``connection_state_recovery``: ``None`` (off), ``True``, or
-      ``{"max_disconnection_duration": 120.0, "skip_middlewares": True}``.
+    * ``connection_state_recovery``: ``None`` (off), ``True``, a
+      :class:`~aiosio.RecoveryOptions` or the same as a dict
+      (``{"max_disconnection_duration": 120.0, "skip_middlewares": True}``).
     * ``cleanup_empty_child_namespaces`` (True): drop a child namespace of a dynamic (regex or
       predicate) parent when its last socket leaves, or when no socket could join it. The reference's
       ``cleanupEmptyChildNamespaces``, on by default here: otherwise every name a client tries stays.
@@ -97,8 +95,11 @@ class Server(Broadcasting):
       each coroutine handler runs in its own Task as soon as its event arrives). The events of
       different sockets still run concurrently.
     * ``attachment_timeout``: seconds the binary attachments of a packet may take to arrive (30).
-    * any other keyword goes to :class:`~aiosio.engine.server.EngineServer` (``ping_interval``,
-      ``ping_timeout``, ``cors``, ``max_http_buffer_size``, ``transports``, ...).
+    * the engine options (:class:`~aiosio.engine.options.EngineOptionsDict`: ``ping_interval``,
+      ``ping_timeout``, ``cors``, ``max_http_buffer_size``, ``transports``, ...) go to the
+      :class:`~aiosio.engine.server.EngineServer` (``io.engine.options`` holds them, validated). A
+      keyword that is neither a server nor an engine option raises ``TypeError`` naming the closest
+      one, and a type checker reports it too.
     """
 
     def __init__(
@@ -108,14 +109,15 @@ class Server(Broadcasting):
         connect_timeout: float = 45.0,
         adapter: type[Adapter] | AdapterFactory | None = None,
         parser: Parser = DEFAULT_PARSER,
-        connection_state_recovery: Any = None,
+        connection_state_recovery: bool | RecoveryOptions | RecoveryOptionsDict | None = None,
         cleanup_empty_child_namespaces: bool = True,
         max_child_namespaces: int = 10_000,
         serve_client: bool | str | Path = False,
         sequential_handlers: bool = False,
         attachment_timeout: float = 30.0,
-        **engine_options: Any,
+        **engine_options: Unpack[EngineOptionsDict],
     ) -> None:
+        check_keywords("Server", engine_options, ENGINE_OPTION_NAMES | _SERVER_OPTIONS)
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")
         if not path.endswith("/"):
@@ -124,7 +126,7 @@ class Server(Broadcasting):
             path = "/" + path
         self.connect_timeout = float(connect_timeout)
         self.attachment_timeout = float(attachment_timeout)
-        self.recovery = _recovery_options(connection_state_recovery)
+        self.recovery = RecoveryOptions.from_option(connection_state_recovery)
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         if max_child_namespaces < 0:
             raise ValueError("max_child_namespaces must not be negative")
@@ -144,11 +146,11 @@ class Server(Broadcasting):
         self.adapter_factory: AdapterFactory = adapter
         self._events_deferred: list[Awaitable[Any]] = []
         self._events = Emitter()
-        self._nsps: dict[str, Namespace] = {}
+        self._nsps = NamespaceTable(partial(self._events.emit, "new_namespace"))
         self._parents: list[ParentNamespace] = []
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._closing = False
-        self._listener: EmbeddedServer | None = None
+        self._listener: Listener | None = None
         self._routes = Routes()
         #: the Engine.IO server
         self.engine = EngineServer(path=path, **engine_options)
@@ -157,7 +159,7 @@ class Server(Broadcasting):
         self.sockets: Namespace = self.of("/")
 
     def __repr__(self) -> str:
-        return f"<Server path={self.engine.path!r} namespaces={list(self._nsps)}>"
+        return f"<Server path={self.engine.path!r} namespaces={list(self._nsps.as_dict())}>"
 
     @property
     def path(self) -> str:
@@ -187,7 +189,7 @@ class Server(Broadcasting):
 
             else:
                 matcher = name
-            parent = ParentNamespace(self, matcher)
+            parent = ParentNamespace(self, matcher, self._nsps)
             self._parents.append(parent)
             if isinstance(name, re.Pattern):
                 self._regex_parents.append((name, parent))
@@ -204,14 +206,18 @@ class Server(Broadcasting):
                 if pattern.search(name) is not None:
                     return parent.create_child(name)
             nsp = Namespace(self, name)
-            self._nsps[name] = nsp
-            if name != "/":
-                self._events.emit("new_namespace", nsp)
+            self._nsps.add(nsp)
         if handler is not None:
             nsp.on("connect", handler)
         return nsp
 
-    async def _check_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    async def resolve_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """The namespace a client asking to join ``name`` (with ``auth``) joins: the existing one,
+        or a child the first dynamic parent that accepts the name creates; ``None`` when there is
+        none (or ``max_child_namespaces`` are already there)."""
+        existing = self._nsps.get(name)
+        if existing is not None:
+            return existing
         for parent in list(self._parents):
             try:
                 allowed = parent.matcher(name, auth)
@@ -243,7 +249,7 @@ class Server(Broadcasting):
     @property
     def namespaces(self) -> dict[str, Namespace]:
         """The concrete namespaces by name (a copy)."""
-        return dict(self._nsps)
+        return self._nsps.as_dict()
 
     # -- handlers ---------------------------------------------------------------------------------
 
@@ -282,7 +288,7 @@ class Server(Broadcasting):
     # -- broadcasting on the main namespace -------------------------------------------------------
 
     def _operator(self) -> BroadcastOperator:
-        return self.sockets._operator()
+        return BroadcastOperator(self.sockets.adapter)
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send an event to the main namespace of the other servers of the cluster."""
@@ -311,7 +317,10 @@ class Server(Broadcasting):
         logger.debug("incoming connection with id %s", conn.id)
         Connection(self, conn)
 
-    def _start_or_defer(self, awaitable: Awaitable[Any]) -> None:
+    def start_soon(self, awaitable: Awaitable[Any]) -> None:
+        """Run ``awaitable`` as part of the start-up (a namespace's adapter joining its cluster):
+        at once in a task when an event loop runs (and :meth:`start` waits for it if it has not
+        run yet), otherwise when :meth:`start` runs. A failure is logged."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -375,7 +384,10 @@ class Server(Broadcasting):
             raise RuntimeError("the server has not started: no event loop to run on")
         return asyncio.run_coroutine_threadsafe(_call_and_await(fn, args), loop)
 
-    def _app(self) -> EngineApp:
+    def engine_app(self) -> EngineApp:
+        """What the hosts serve: the engine, in front of which ``serve_client`` puts the client
+        bundle. :meth:`listen` and :meth:`asgi_app` use it; a custom host (like the one
+        :mod:`aiosio.cluster` workers run) serves it too."""
         if self.serve_client is False:
             return self.engine
         dist = (
@@ -394,24 +406,23 @@ class Server(Broadcasting):
         host: str = "127.0.0.1",
         *,
         fallback: Fallback | None = None,
-        headers_timeout: float = HEADERS_TIMEOUT,
-        keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
-        request_timeout: float = REQUEST_TIMEOUT,
+        headers_timeout: float | None = None,
+        keep_alive_timeout: float | None = None,
+        request_timeout: float | None = None,
     ) -> int:
         """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
 
         Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
-        The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
+        The timeouts (seconds, Node's names and defaults; ``None`` keeps the default) are described
+        in :func:`aiosio.serve.serve`.
         """
-        from aiosio.serve import serve
-
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
         await self.start()
         if self._routes:
             fallback = self._routes.fallback(fallback)
-        self._listener = await serve(
-            self._app(),
+        self._listener = await embedded_host()(
+            self.engine_app(),
             host,
             port,
             fallback=fallback,
@@ -421,28 +432,26 @@ class Server(Broadcasting):
         )
         return self._listener.port
 
-    def asgi_app(self, fallback: Any = None) -> ASGIApp:
+    def asgi_app(self, fallback: Any = None) -> ASGIApplication:
         """An ASGI 3 application; requests outside the Socket.IO path go to ``fallback``.
 
         Its lifespan starts the server (:meth:`start`) and closes it (:meth:`close`); under a host
         that sends no lifespan events, the first request starts it. Mounted in a framework, pass
-        :meth:`lifespan` to the framework.
+        :meth:`lifespan` to the framework. It is an :class:`aiosio.ASGIApp`.
         """
-        from aiosio.asgi import ASGIApp
-
         if self._routes:
             fallback = self._routes.asgi(fallback)
-        return ASGIApp(self._app(), fallback, startup=self.start, shutdown=self.close)
+        return asgi_host()(self.engine_app(), fallback, startup=self.start, shutdown=self.close)
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters, then the engine."""
         if self._closing:
             return
         self._closing = True
-        for nsp in list(self._nsps.values()):
+        for nsp in self._nsps:
             for socket in list(nsp.sockets.values()):
-                socket._on_close("server shutting down")
-        for nsp in [*self._nsps.values(), *self._parents]:
+                socket.handle_close("server shutting down")
+        for nsp in [*self._nsps, *self._parents]:
             try:
                 result = nsp.adapter.close()
                 if result is not None and inspect.isawaitable(result):

@@ -8,9 +8,10 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from aiosio._handlers import Ack, AnyListeners, invoke, is_coroutine, start
+from aiosio._handlers import EAGER_TASKS, Ack, AnyListeners, invoke, is_coroutine, start
 from aiosio._loop import off_loop
 from aiosio.adapters.base import NO_FLAGS, BroadcastFlags, BroadcastOptions, SessionToPersist
 from aiosio.exceptions import AckTimeoutError, DisconnectedError
@@ -105,6 +106,7 @@ class Socket(AnyListeners, Targeting):
         "_fns",
         "_held",
         "_missed",
+        "_on_gone",
         "_queue",
         "_recovery",
         "_restored_rooms",
@@ -124,9 +126,13 @@ class Socket(AnyListeners, Targeting):
         connection: Connection,
         auth: dict[str, Any],
         previous: Session | None = None,
+        *,
+        on_gone: Callable[[Socket], None] | None = None,
     ) -> None:
         self.nsp = nsp
         self._conn = connection
+        #: what the namespace wants done when the socket leaves it (or never got in)
+        self._on_gone = on_gone
         self._adapter: Adapter = nsp.adapter
         server = nsp.server
         #: events waiting for the previous one's handlers (``sequential_handlers`` servers only)
@@ -318,7 +324,7 @@ class Socket(AnyListeners, Targeting):
         if not self.connected:
             future.set_exception(DisconnectedError("the socket is not connected"))
             return future
-        ack_id = self.nsp._next_ack_id()
+        ack_id = self.nsp.next_ack_id()
         waiter = _AckWaiter(future)
         self._acks[ack_id] = waiter
         if flags.timeout is not None:
@@ -339,21 +345,27 @@ class Socket(AnyListeners, Targeting):
         for handler in list(self._any_out or ()):
             invoke(handler, data, None, logger, "outgoing catch-all handler")
 
-    def _deliver(
+    # -- what the adapter uses (the AdapterSocket protocol) -----------------------------------------
+
+    def deliver(
         self,
         packet: Packet,
         encoded: Sequence[str | bytes],
         volatile: bool,
         compress: bool | None,
     ) -> None:
+        """Adapter interface: write ``packet``, already ``encoded`` once for every recipient of a
+        broadcast, to this client (and tell the outgoing catch-all listeners)."""
         if self._any_out:
             self._notify_outgoing(packet.data)
         self._conn.write_encoded(encoded, volatile, compress is not False)
 
-    def _add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
+    def add_ack(self, ack_id: int, callback: Callable[..., None]) -> None:
+        """Adapter interface: call ``callback(*args)`` when the client acknowledges ``ack_id``."""
         self._acks[ack_id] = callback
 
-    def _remove_ack(self, ack_id: int) -> None:
+    def remove_ack(self, ack_id: int) -> None:
+        """Adapter interface: forget the acknowledgement callback of ``ack_id`` (timed out)."""
         self._acks.pop(ack_id, None)
 
     # -- broadcasting from this socket ------------------------------------------------------------
@@ -399,10 +411,33 @@ class Socket(AnyListeners, Targeting):
             self._conn.disconnect_all()
         else:
             self._conn.write_packet(Packet(_DISCONNECT, self.nsp.name))
-            self._on_close("server namespace disconnect")
+            self.handle_close("server namespace disconnect")
         return self
 
-    # -- called by the namespace and the connection -----------------------------------------------
+    # -- package-internal: the namespace, the connection and the server call these ------------------
+
+    def handle_accepted(self, notify: Callable[[Socket], None]) -> None:
+        """Package-internal (the namespace): the socket passed the middlewares. Answer the CONNECT,
+        join its rooms, take the client's packets from its connection, then call ``notify(self)``
+        (the namespace's connection handlers).
+
+        On Python 3.11 a coroutine ``connection`` handler is a scheduled Task: the client's packets
+        wait until those Tasks have taken their first step (the ready queue is FIFO), so that the
+        handlers they register before their first ``await`` are in place, as with eager Tasks.
+        """
+        self._on_connect()
+        self._conn.attach(self)
+        if EAGER_TASKS:
+            notify(self)
+            return
+        self._held = []
+        notify(self)
+        asyncio.get_running_loop().call_soon(self._release_packets)
+
+    def discard(self) -> None:
+        """Package-internal (the namespace): forget a socket that never connected (a middleware
+        refused it, or its connection closed meanwhile)."""
+        self._cleanup()
 
     def _on_connect(self) -> None:
         self.connected = True
@@ -424,8 +459,9 @@ class Socket(AnyListeners, Targeting):
             reply["pid"] = self.pid
         self._conn.write_packet(Packet(PacketType.CONNECT, self.nsp.name, reply))
 
-    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        """An event from the client: through the middlewares (if any) to the handlers."""
+    def handle_event(self, data: list[Any], ack_id: int | None) -> None:
+        """Package-internal (the connection): an event from the client, through the middlewares
+        (if any) to the handlers."""
         held = self._held
         if held is not None:
             held.append(Packet(_EVENT, self.nsp.name, data, ack_id))
@@ -451,25 +487,18 @@ class Socket(AnyListeners, Targeting):
         else:
             self._dispatch(data, ack_id)
 
-    def _hold_packets(self) -> None:
-        """Keep the client's packets until :meth:`_release_packets`.
-
-        On Python 3.11 a coroutine ``connection`` handler is a scheduled Task: a packet read before
-        its first step would miss the handlers it registers before its first ``await``.
-        """
-        self._held = []
-
     def _release_packets(self) -> None:
-        """Handle the packets kept since :meth:`_hold_packets`, in arrival order."""
+        """Handle the packets kept since :meth:`handle_accepted`, in arrival order."""
         held, self._held = self._held, None
         if held and self.connected:
             for packet in held:
-                self._on_packet(packet)
+                self.handle_packet(packet)
 
-    def _on_packet(self, packet: Packet) -> None:
+    def handle_packet(self, packet: Packet) -> None:
+        """Package-internal (the connection): a packet from the client for this namespace."""
         kind = packet.type
         if kind is _EVENT or kind is _BINARY_EVENT:
-            self._on_event(packet.data, packet.id)
+            self.handle_event(packet.data, packet.id)
             return
         held = self._held
         if held is not None:
@@ -484,7 +513,7 @@ class Socket(AnyListeners, Targeting):
             except Exception:
                 logger.exception("acknowledgement callback raised")
         elif kind is _DISCONNECT:
-            self._on_close("client namespace disconnect")
+            self.handle_close("client namespace disconnect")
 
     async def _passes_middlewares(self, data: list[Any]) -> bool:
         """Run the per-packet middlewares; ``False`` when one refused the event (raised)."""
@@ -533,7 +562,12 @@ class Socket(AnyListeners, Targeting):
                 logger.exception("%s raised", event)
                 return
             if result is not None and is_coroutine(result):
-                start(result, None if ack_id is None else _AckSender(self, ack_id), logger, event)
+                start(
+                    result,
+                    None if ack_id is None else partial(self._send_ack, ack_id),
+                    logger,
+                    event,
+                )
             elif ack_id is not None:
                 try:
                     self._send_ack(ack_id, result)
@@ -548,7 +582,7 @@ class Socket(AnyListeners, Targeting):
         The acknowledgement is the first handler's return value; for an event without handlers, a
         catch-all listener's ``ack(...)``.
         """
-        ack = None if ack_id is None else Ack(_AckSender(self, ack_id))
+        ack = None if ack_id is None else Ack(partial(self._send_ack, ack_id))
         event = data[0]
         handlers = None if event in _LOCAL_EVENTS else self._handlers.get(event)
         # a catch-all answers the events that have no handler of their own
@@ -581,7 +615,9 @@ class Socket(AnyListeners, Targeting):
             if conn.is_open:
                 conn.send(text)
 
-    def _on_close(self, reason: str, description: Any = None) -> None:
+    def handle_close(self, reason: str, description: Any = None) -> None:
+        """Package-internal (the connection and the server): the connection closed, or the server
+        shuts down: leave the namespace with ``reason`` (no DISCONNECT packet is sent)."""
         if not self.connected:
             return
         self._emit_reserved("disconnecting", reason, description)
@@ -590,7 +626,7 @@ class Socket(AnyListeners, Targeting):
                 SessionToPersist(self.id, self.pid, sorted(self.rooms), self.data)
             )
         self._cleanup()
-        self._conn._remove(self)
+        self._conn.detach(self)
         self.connected = False
         if self._acks:
             acks = list(self._acks.values())
@@ -602,16 +638,6 @@ class Socket(AnyListeners, Targeting):
 
     def _cleanup(self) -> None:
         self._adapter.del_all(self.id)
-        self.nsp._remove(self)
+        if self._on_gone is not None:
+            self._on_gone(self)
         self._cleaned = True
-
-
-class _AckSender:
-    __slots__ = ("ack_id", "socket")
-
-    def __init__(self, socket: Socket, ack_id: int) -> None:
-        self.socket = socket
-        self.ack_id = ack_id
-
-    def __call__(self, result: Any) -> None:
-        self.socket._send_ack(self.ack_id, result)

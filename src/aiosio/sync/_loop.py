@@ -18,9 +18,9 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["Closable", "call", "get_loop", "register", "run"]
+__all__ = ["call", "get_loop", "register", "run", "unregister"]
 
 T = TypeVar("T")
 
@@ -28,14 +28,12 @@ _logger = logging.getLogger("aiosio.client")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
-_clients: weakref.WeakSet[Closable] = weakref.WeakSet()
+AsyncClose = Callable[[], Coroutine[Any, Any, None]]
+#: open blocking clients -> their closing coroutine method (both held weakly)
+_clients: weakref.WeakKeyDictionary[object, weakref.WeakMethod[AsyncClose]] = (
+    weakref.WeakKeyDictionary()
+)
 _EXIT_TIMEOUT = 5.0
-
-
-class Closable(Protocol):
-    """A blocking client that can be closed from the loop's thread at interpreter exit."""
-
-    async def _aclose(self) -> None: ...
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -111,20 +109,23 @@ def call(fn: Callable[..., T], *args: Any) -> T:
     return future.result()
 
 
-def register(client: Closable) -> None:
-    """Close ``client`` at interpreter exit if it is still open then."""
-    _clients.add(client)
+def register(client: object, aclose: AsyncClose) -> None:
+    """Run ``aclose()`` (a method of ``client``, run on the loop) at interpreter exit if ``client``
+    is still open then. Neither is kept alive by this."""
+    _clients[client] = weakref.WeakMethod(aclose)
 
 
-def unregister(client: Closable) -> None:
+def unregister(client: object) -> None:
     """``client`` closed itself; forget it."""
-    _clients.discard(client)
+    _clients.pop(client, None)
 
 
 async def _close_all() -> None:
-    clients = list(_clients)
+    closers = [method() for method in _clients.values()]
     _clients.clear()
-    results = await asyncio.gather(*(c._aclose() for c in clients), return_exceptions=True)
+    results = await asyncio.gather(
+        *(close() for close in closers if close is not None), return_exceptions=True
+    )
     for result in results:
         if isinstance(result, Exception):
             _logger.debug("closing a blocking client at exit failed: %r", result)

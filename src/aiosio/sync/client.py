@@ -192,7 +192,7 @@ class Client:
             self._shutdown_executor()
             self._ended.set()
             raise
-        _loop.register(self)
+        _loop.register(self, self._aclose)
 
     async def _connect(
         self,

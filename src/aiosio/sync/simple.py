@@ -90,7 +90,7 @@ class SimpleClient:
         if headers is not None:
             options["extra_headers"] = dict(headers)
         self._socket = _loop.run(self._connect(url, namespace, auth, wait_timeout, options))
-        _loop.register(self)
+        _loop.register(self, self._aclose)
 
     async def _connect(
         self,
