@@ -66,6 +66,10 @@ class Pages:
         result: dict[str, Any] = await self.eval(page, code)
         return result
 
+    async def close_page(self, page: str) -> None:
+        """Close ``page`` (and its browser context)."""
+        await self._ask(op="close", page=page)
+
     async def close(self) -> None:
         """Quit Chromium."""
         try:

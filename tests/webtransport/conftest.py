@@ -61,6 +61,10 @@ class WebTransportApp:
             return await self.events.get()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "server_options(**kwargs): options for the test's Server")
+
+
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     """One certificate for the whole run."""
@@ -74,9 +78,16 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 
 
 @pytest.fixture
-async def wt_app(certificate: Certificate) -> AsyncIterator[WebTransportApp]:
-    """The server: echo with acks, binary echo, and every disconnect reason reported."""
-    io = Server(transports=["polling", "websocket", "webtransport"], cors="*")
+async def wt_app(
+    certificate: Certificate, request: pytest.FixtureRequest
+) -> AsyncIterator[WebTransportApp]:
+    """The server: echo with acks, binary echo, and every disconnect reason reported.
+
+    ``@pytest.mark.server_options(...)`` adds options for :class:`Server`.
+    """
+    marker = request.node.get_closest_marker("server_options")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    io = Server(transports=["polling", "websocket", "webtransport"], cors="*", **options)
 
     http_port = await io.listen(0, fallback=lambda request, respond: _blank(respond))
     # The client reaches WebTransport at the same host and port as polling (UDP beside TCP).
