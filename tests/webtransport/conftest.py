@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,18 @@ class WebTransportApp:
             return await self.events.get()
 
 
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait (polling every 20 ms) until ``condition()`` holds; fail after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - the engine has no event for these
+            await asyncio.sleep(0.02)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server_options(**kwargs): options for the test's Server")
+    config.addinivalue_line(
+        "markers", "webtransport_options(**kwargs): options for the test's serve_webtransport"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,11 +93,18 @@ async def wt_app(
 ) -> AsyncIterator[WebTransportApp]:
     """The server: echo with acks, binary echo, and every disconnect reason reported.
 
-    ``@pytest.mark.server_options(...)`` adds options for :class:`Server`.
+    ``@pytest.mark.server_options(...)`` adds options for :class:`Server`,
+    ``@pytest.mark.webtransport_options(...)`` for :func:`serve_webtransport`.
     """
     marker = request.node.get_closest_marker("server_options")
-    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    io = Server(transports=["polling", "websocket", "webtransport"], cors="*", **options)
+    options: dict[str, Any] = {
+        "transports": ["polling", "websocket", "webtransport"],
+        "cors": "*",
+        **(marker.kwargs if marker is not None else {}),
+    }
+    io = Server(**options)
+    marker = request.node.get_closest_marker("webtransport_options")
+    wt_options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
 
     http_port = await io.listen(0, fallback=lambda request, respond: _blank(respond))
     # The client reaches WebTransport at the same host and port as polling (UDP beside TCP).
@@ -97,6 +114,7 @@ async def wt_app(
         http_port,
         certfile=certificate.certfile,
         keyfile=certificate.keyfile,
+        **wt_options,
     )
     app = WebTransportApp(io, http_port, wt, certificate)
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.webtransport.browser import Pages
-from tests.webtransport.conftest import WebTransportApp
+from tests.webtransport.conftest import WebTransportApp, wait_until
 
 pytestmark = pytest.mark.timeout(90)
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Wait (polling every 20 ms) until ``condition()`` holds; fail after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - the engine has no event for a count
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -136,8 +136,9 @@ class WebTransportSession:
             return
         self._state = _State.OPEN
         self._handler = handler
-        pending, self._pending, self._pending_bytes = self._pending, [], 0
-        self._deliver(pending)
+        if self._pending:
+            # As a WebSocket host would: messages reach the handler after ``accept`` returns.
+            asyncio.get_running_loop().call_soon(self._drain)
 
     def reject(self, response: Response) -> None:
         """Close the session; the response's status and text become its close code and reason."""
@@ -225,7 +226,14 @@ class WebTransportSession:
             if self._pending_bytes > self._app.max_http_buffer_size:
                 self._fail("too much data before the session was accepted")
             return
+        if self._pending:  # earlier messages wait for _drain: keep the order
+            self._pending.extend(messages)
+            return
         self._deliver(messages)
+
+    def _drain(self) -> None:
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        self._deliver(pending)
 
     def _deliver(self, messages: list[str | bytes]) -> None:
         for message in messages:

@@ -504,7 +504,8 @@ class EngineServer:
         def refuse(
             code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
         ) -> None:
-            connection.reject(self._refuse_upgrade(request, code, context, message))
+            # The session closes with the status and JSON body a polling request would get.
+            connection.reject(self._refuse(request, code, context, message, status))
 
         if "webtransport" not in self.transports:
             refuse(ErrorCode.UNKNOWN_TRANSPORT, {"transport": "webtransport"}, None, None)
