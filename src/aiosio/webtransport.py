@@ -77,13 +77,22 @@ class WebTransportServer:
         """Open QUIC connections."""
         return len(self._connections)
 
-    async def close(self) -> None:
-        """End every session and connection, and stop listening."""
+    async def close(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109
+        """End every session, wait up to ``timeout`` seconds for the clients to acknowledge their
+        last bytes, then close the connections and stop listening."""
         if self._closed:
             return
         self._closed = True
-        for connection in list(self._connections):
-            connection.close_all()
+        connections = list(self._connections)
+        for connection in connections:
+            connection.end_sessions()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        # aioquic signals no acknowledgement: look every few milliseconds.
+        while loop.time() < deadline and not all(c.settled for c in connections):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        for connection in connections:
+            connection.close_connection()
         # Let the close frames leave before the socket goes.
         await asyncio.sleep(0)
         self._server.close()

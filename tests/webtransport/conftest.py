@@ -16,7 +16,6 @@ from aiosio.webtransport import (
     WebTransportServer,
     certificate_hash,
     self_signed_certificate,
-    serve_webtransport,
 )
 
 
@@ -71,7 +70,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> No
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server_options(**kwargs): options for the test's Server")
     config.addinivalue_line(
-        "markers", "webtransport_options(**kwargs): options for the test's serve_webtransport"
+        "markers", "webtransport_options(**kwargs): options for the test's WebTransport host"
     )
 
 
@@ -94,7 +93,8 @@ async def wt_app(
     """The server: echo with acks, binary echo, and every disconnect reason reported.
 
     ``@pytest.mark.server_options(...)`` adds options for :class:`Server`,
-    ``@pytest.mark.webtransport_options(...)`` for :func:`serve_webtransport`.
+    ``@pytest.mark.webtransport_options(...)`` for its WebTransport host (``Server.listen``'s
+    ``webtransport``).
     """
     marker = request.node.get_closest_marker("server_options")
     options: dict[str, Any] = {
@@ -106,16 +106,19 @@ async def wt_app(
     marker = request.node.get_closest_marker("webtransport_options")
     wt_options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
 
-    http_port = await io.listen(0, fallback=lambda request, respond: _blank(respond))
-    # The client reaches WebTransport at the same host and port as polling (UDP beside TCP).
-    wt = await serve_webtransport(
-        io.engine,
-        "127.0.0.1",
-        http_port,
-        certfile=certificate.certfile,
-        keyfile=certificate.keyfile,
-        **wt_options,
+    # WebTransport listens on the HTTP port's number, over UDP: where the client looks for it.
+    http_port = await io.listen(
+        0,
+        fallback=lambda request, respond: _blank(respond),
+        webtransport={
+            "certfile": certificate.certfile,
+            "keyfile": certificate.keyfile,
+            **wt_options,
+        },
     )
+    wt = io.webtransport_server
+    assert wt is not None
+    assert wt.port == http_port
     app = WebTransportApp(io, http_port, wt, certificate)
 
     @io.on("connection")

@@ -48,8 +48,12 @@ class RawClient(QuicConnectionProtocol):
         self.terminated = asyncio.get_running_loop().create_future()
 
     def quic_event_received(self, event: QuicEvent) -> None:
-        if isinstance(event, ConnectionTerminated) and not self.terminated.done():
-            self.terminated.set_result(None)
+        if isinstance(event, ConnectionTerminated):
+            if not self.terminated.done():
+                self.terminated.set_result(None)
+            for ended in self.sessions.values():
+                if not ended.closed.done():
+                    ended.closed.set_result((-1, "the QUIC connection closed"))
         if isinstance(event, StreamDataReceived):
             # aioquic's HTTP/3 layer does not read the bidirectional streams its client opened
             # for WebTransport: their bytes are read here.

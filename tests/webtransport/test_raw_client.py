@@ -8,7 +8,10 @@ import logging
 import httpx
 import pytest
 
-from tests.webtransport.conftest import WebTransportApp, wait_until
+from aiosio.engine.server import EngineServer
+from aiosio.server import Server
+from aiosio.webtransport import serve_webtransport
+from tests.webtransport.conftest import Certificate, WebTransportApp, wait_until
 from tests.webtransport.raw_client import closed, next_message, raw_client
 
 pytestmark = pytest.mark.timeout(30)
@@ -102,12 +105,19 @@ async def test_unknown_sid(wt_app: WebTransportApp, caplog: pytest.LogCaptureFix
     assert "nope" not in caplog.text  # session ids stay out of INFO lines
 
 
-@pytest.mark.server_options(transports=["polling", "websocket"])
-async def test_transport_not_enabled(wt_app: WebTransportApp) -> None:
-    assert await refused(wt_app, "0") == (400, error(0, "Transport unknown"))
-    async with httpx.AsyncClient() as http:
-        response = await http.get(f"{wt_app.url}/socket.io/?EIO=4&transport=polling")
-    assert json.loads(response.text[1:])["upgrades"] == ["websocket"]
+async def test_transport_not_enabled(certificate: Certificate) -> None:
+    engine = EngineServer()  # polling and websocket: WebTransport is off by default
+    async with (
+        await serve_webtransport(
+            engine, port=0, certfile=certificate.certfile, keyfile=certificate.keyfile
+        ) as wt,
+        raw_client(wt.port) as client,
+    ):
+        session = await client.open_session("/engine.io/")
+        client.open_stream(session)
+        client.send(session, "0")
+        assert await closed(session) == (400, error(0, "Transport unknown"))
+    await engine.close()
 
 
 async def test_webtransport_is_no_http_transport(wt_app: WebTransportApp) -> None:
@@ -193,3 +203,32 @@ async def test_server_close_ends_sessions(wt_app: WebTransportApp) -> None:
         assert (await closed(session))[0] == 0
         await wt_app.wt.close()
         assert wt_app.wt.connection_count == 0
+
+
+async def test_serve_webtransport_beside_an_engine(certificate: Certificate) -> None:
+    """The host alone, for an EngineServer on any port (port 0 picks one)."""
+    engine = EngineServer(transports=["webtransport"])
+    opened: list[str] = []
+    engine.on("connection", lambda socket: opened.append(socket.transport))
+    async with await serve_webtransport(
+        engine, port=0, certfile=certificate.certfile, keyfile=certificate.keyfile
+    ) as wt:
+        assert wt.port > 0
+        async with raw_client(wt.port) as client:
+            session = await client.open_session("/engine.io/")
+            client.open_stream(session)
+            client.send(session, "0")
+            assert str(await next_message(session)).startswith("0{")
+            assert opened == ["webtransport"]
+            assert wt.connection_count == 1
+            await engine.close()
+            assert (await closed(session))[0] == 0
+
+
+async def test_listen_needs_the_transport(certificate: Certificate) -> None:
+    io = Server()
+    with pytest.raises(ValueError, match="transports"):
+        await io.listen(
+            0, webtransport={"certfile": certificate.certfile, "keyfile": certificate.keyfile}
+        )
+    await io.close()

@@ -23,6 +23,7 @@ from aioquic.h3.events import (
     WebTransportStreamDataReceived,
 )
 from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
+from aioquic.quic.stream import QuicStream
 
 from ..engine.http import Request
 from .session import WebTransportApp, WebTransportSession
@@ -60,6 +61,8 @@ class H3Protocol(QuicConnectionProtocol):
         self._sessions: dict[int, WebTransportSession] = {}
         self._peer: tuple[str, int] | None = None
         self._flush: asyncio.Handle | None = None
+        #: CONNECT streams this side ended, until the peer has acknowledged all they carried
+        self._ending: set[int] = set()
         connections.add(self)
 
     # -- QUIC events ----------------------------------------------------------------------------
@@ -172,15 +175,29 @@ class H3Protocol(QuicConnectionProtocol):
 
     def stream_sent(self, stream_id: int) -> int:
         """How many bytes of the stream have gone on the wire (0 for an unknown stream)."""
-        # aioquic keeps its streams private; this is the one place that reads them.
-        stream = self._quic._streams.get(stream_id)
+        stream = self._stream(stream_id)
         return stream.sender.highest_offset if stream is not None else 0
+
+    def _stream(self, stream_id: int) -> QuicStream | None:
+        # aioquic keeps its streams private; this is the one place that reads them.
+        return self._quic._streams.get(stream_id)
+
+    @property
+    def settled(self) -> bool:
+        """True when what this side sent to end sessions has all been acknowledged."""
+        for stream_id in list(self._ending):
+            stream = self._stream(stream_id)
+            if stream is not None and not stream.sender.is_finished:
+                return False
+            self._ending.discard(stream_id)
+        return True
 
     def close_session(self, session: WebTransportSession, code: int, reason: str) -> None:
         """Send the close capsule and end the CONNECT stream."""
         self._sessions.pop(session.session_id, None)
         if self._h3 is None:
             return
+        self._ending.add(session.session_id)
         try:
             self._h3.send_data(session.session_id, close_capsule(code, reason), end_stream=True)
         except (AssertionError, ValueError) as exc:
@@ -189,11 +206,15 @@ class H3Protocol(QuicConnectionProtocol):
         self._schedule_flush()
 
     # -- helpers --------------------------------------------------------------------------------
-    def close_all(self) -> None:
-        """End every session (the server is closing), then the connection."""
+    def end_sessions(self) -> None:
+        """End every session (the server is closing); the connection stays for their last bytes."""
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
             session.close()
+        self.transmit()
+
+    def close_connection(self) -> None:
+        """Close the QUIC connection."""
         self.close()
         self._connections.discard(self)
 

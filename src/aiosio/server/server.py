@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from aiosio.protocol.socketio import Parser
     from aiosio.routes import Handler
     from aiosio.serve import EmbeddedServer
+    from aiosio.webtransport import WebTransportServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,6 +150,8 @@ class Server(Broadcasting):
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._closing = False
         self._listener: EmbeddedServer | None = None
+        #: the HTTP/3 WebTransport host :meth:`listen` started, if asked to
+        self.webtransport_server: WebTransportServer | None = None
         self._routes = Routes()
         #: the Engine.IO server
         self.engine = EngineServer(path=path, **engine_options)
@@ -397,16 +400,25 @@ class Server(Broadcasting):
         headers_timeout: float = HEADERS_TIMEOUT,
         keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
         request_timeout: float = REQUEST_TIMEOUT,
+        webtransport: dict[str, Any] | None = None,
     ) -> int:
         """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
 
         Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
         The timeouts (seconds, Node's names and defaults) are described in :func:`aiosio.serve.serve`.
+
+        ``webtransport`` also starts the HTTP/3 WebTransport host (the ``webtransport`` extra; the
+        ``transports`` option must name ``"webtransport"``): a dict of
+        :func:`aiosio.webtransport.serve_webtransport` options, ``certfile`` and ``keyfile`` at least;
+        ``port`` defaults to the HTTP port (UDP beside TCP, where the official client looks) and
+        ``host`` to ``host``. It is then :attr:`webtransport_server`; :meth:`close` stops it.
         """
         from aiosio.serve import serve
 
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
+        if webtransport is not None and "webtransport" not in self.engine.transports:
+            raise ValueError('webtransport needs "webtransport" in the transports option')
         await self.start()
         if self._routes:
             fallback = self._routes.fallback(fallback)
@@ -419,6 +431,20 @@ class Server(Broadcasting):
             keep_alive_timeout=keep_alive_timeout,
             request_timeout=request_timeout,
         )
+        if webtransport is not None:
+            from aiosio.webtransport import serve_webtransport
+
+            options = dict(webtransport)
+            wt_host = options.pop("host", host)
+            wt_port = options.pop("port", self._listener.port)
+            try:
+                self.webtransport_server = await serve_webtransport(
+                    self.engine, wt_host, wt_port, **options
+                )
+            except BaseException:
+                listener, self._listener = self._listener, None
+                await listener.close()
+                raise
         return self._listener.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApp:
@@ -453,6 +479,9 @@ class Server(Broadcasting):
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
+        webtransport, self.webtransport_server = self.webtransport_server, None
+        if webtransport is not None:
+            await webtransport.close()
 
 
 async def _call_and_await(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
