@@ -26,7 +26,12 @@ import logging
 from collections.abc import Iterable
 from types import TracebackType
 
-from aioquic.asyncio.server import QuicServer
+try:
+    from aioquic.asyncio.server import QuicServer
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "aiosio.webtransport needs aioquic: pip install 'aiosio[webtransport]'"
+    ) from exc
 from aioquic.h3.connection import H3_ALPN
 from aioquic.quic.configuration import QuicConfiguration
 from cryptography import x509

@@ -417,8 +417,10 @@ class Server(Broadcasting):
 
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
-        if webtransport is not None and "webtransport" not in self.engine.transports:
-            raise ValueError('webtransport needs "webtransport" in the transports option')
+        if webtransport is not None:
+            if "webtransport" not in self.engine.transports:
+                raise ValueError('webtransport needs "webtransport" in the transports option')
+            from aiosio.webtransport import serve_webtransport
         await self.start()
         if self._routes:
             fallback = self._routes.fallback(fallback)
@@ -432,8 +434,6 @@ class Server(Broadcasting):
             request_timeout=request_timeout,
         )
         if webtransport is not None:
-            from aiosio.webtransport import serve_webtransport
-
             options = dict(webtransport)
             wt_host = options.pop("host", host)
             wt_port = options.pop("port", self._listener.port)
