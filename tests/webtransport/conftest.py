@@ -107,15 +107,22 @@ async def wt_app(
     wt_options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
 
     # WebTransport listens on the HTTP port's number, over UDP: where the client looks for it.
-    http_port = await io.listen(
-        0,
-        fallback=lambda request, respond: _blank(respond),
-        webtransport={
-            "certfile": certificate.certfile,
-            "keyfile": certificate.keyfile,
-            **wt_options,
-        },
-    )
+    # The system picks a free TCP port; the same UDP port is nearly always free too (else retry).
+    for attempt in range(5):
+        try:
+            http_port = await io.listen(
+                0,
+                fallback=lambda request, respond: _blank(respond),
+                webtransport={
+                    "certfile": certificate.certfile,
+                    "keyfile": certificate.keyfile,
+                    **wt_options,
+                },
+            )
+            break
+        except OSError:
+            if attempt == 4:
+                raise
     wt = io.webtransport_server
     assert wt is not None
     assert wt.port == http_port

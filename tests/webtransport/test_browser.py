@@ -161,3 +161,16 @@ async def test_page_closed(wt_app: WebTransportApp, pages: Pages) -> None:
     assert name == "disconnect"
     assert reason in ("transport close", "ping timeout")
     await wait_until(lambda: wt_app.io.engine.clients_count == 0)
+
+
+async def test_all_three_transports(wt_app: WebTransportApp, pages: Pages) -> None:
+    """Polling first; the client probes WebTransport at once and WebSocket 200 ms later (it favours
+    WebTransport): the session ends up on WebTransport and the WebSocket probe is dropped."""
+    await pages.open("a")
+    connected = await pages.connect("a", ["polling", "websocket", "webtransport"])
+    assert connected["transport"] == "polling"
+    assert await wt_app.next_event() == ("upgrade", "webtransport")
+    socket = await wt_app.next_socket()
+    assert socket.conn.transport == "webtransport"
+    assert await pages.eval("a", 'return await socket.emitWithAck("echo", 1);') == [1]
+    assert await pages.eval("a", "return socket.io.engine.transport.name;") == "webtransport"
