@@ -185,18 +185,22 @@ class H3Protocol(QuicConnectionProtocol):
     @property
     def settled(self) -> bool:
         """True when what this side sent to end sessions has all been acknowledged."""
+        self._forget_acknowledged()
+        return not self._ending
+
+    def _forget_acknowledged(self) -> None:
         for stream_id in list(self._ending):
             stream = self._stream(stream_id)
-            if stream is not None and not stream.sender.is_finished:
-                return False
-            self._ending.discard(stream_id)
-        return True
+            if stream is None or stream.sender.is_finished:
+                self._ending.discard(stream_id)
 
     def close_session(self, session: WebTransportSession, code: int, reason: str) -> None:
         """Send the close capsule and end the CONNECT stream."""
         self._sessions.pop(session.session_id, None)
         if self._h3 is None:
             return
+        if len(self._ending) >= 64:  # many sessions on one connection: keep the set small
+            self._forget_acknowledged()
         self._ending.add(session.session_id)
         try:
             self._h3.send_data(session.session_id, close_capsule(code, reason), end_stream=True)
