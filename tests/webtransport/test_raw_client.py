@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -232,3 +233,26 @@ async def test_listen_needs_the_transport(certificate: Certificate) -> None:
             0, webtransport={"certfile": certificate.certfile, "keyfile": certificate.keyfile}
         )
     await io.close()
+
+
+async def test_upgrade_abandoned_keeps_polling(wt_app: WebTransportApp) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{wt_app.url}/socket.io/?EIO=4&transport=polling")
+    sid = json.loads(response.text[1:])["sid"]
+    engine_socket = wt_app.io.engine.clients[sid]
+    async with raw_client(wt_app.wt_port) as client:
+        session = await client.open_session()
+        client.open_stream(session)
+        client.send(session, '0{"sid":"' + sid + '"}', "2probe")
+        assert await next_message(session) == "3probe"
+        client.close_session(session)  # gone before the upgrade packet
+        await asyncio.sleep(0.1)
+        assert engine_socket.transport == "polling"
+        assert engine_socket.is_open
+        # the session can try again, and this time complete the upgrade
+        again = await client.open_session()
+        client.open_stream(again)
+        client.send(again, '0{"sid":"' + sid + '"}', "2probe")
+        assert await next_message(again) == "3probe"
+        client.send(again, "5")
+        await wait_until(lambda: engine_socket.transport == "webtransport")
