@@ -3,6 +3,7 @@
 * ``engineio``: Engine.IO packets and polling payloads (``decode_packet``, ``decode_payload``).
 * ``socketio``: the Socket.IO decoder (text packets, binary attachments, in any order), JSON and msgpack.
 * ``frames``: the WebSocket frame reader.
+* ``wtframes``: the WebTransport stream decoder (length-prefixed Engine.IO packets).
 * ``http``: the embedded server's connection: the bytes arrive on an :class:`HttpProtocol` serving a
   full Socket.IO server, as requests, pipelined requests, upgrades and WebSocket frames after them.
 
@@ -25,6 +26,7 @@ from aiosio._http.protocol import HttpProtocol
 from aiosio.exceptions import ProtocolError
 from aiosio.protocol.engineio import decode_packet, decode_payload
 from aiosio.protocol.socketio import JsonParser
+from aiosio.protocol.webtransport import FrameDecoder
 from aiosio.server.server import Server
 
 __all__ = ["TARGETS", "DefectError"]
@@ -98,6 +100,24 @@ def frames(data: bytes) -> None:
         reader.feed(data[cut:])
     except FrameError:
         pass
+
+
+def wtframes(data: bytes) -> None:
+    """The WebTransport stream decoder, fed ``data`` in two pieces; what it yields decodes or is
+    refused as a packet."""
+    decoder = FrameDecoder(1024)
+    cut = data[0] % (len(data) + 1) if data else 0
+    try:
+        for piece in (data[:cut], data[cut:]):
+            for message in decoder.feed(piece):
+                if not isinstance(message, (str, bytes)) or not message:
+                    raise DefectError(f"the decoder yielded {message!r}")
+                with contextlib.suppress(ProtocolError):
+                    decode_packet(message)
+    except ProtocolError:
+        pass
+    if decoder.pending > 1024 + 9:
+        raise DefectError("the decoder holds more than a frame")
 
 
 # -- the HTTP / WebSocket input path --------------------------------------------------------------
@@ -258,12 +278,13 @@ def every(data: bytes) -> None:
     _EACH[data[0] % len(_EACH)](data[1:])
 
 
-_EACH = (engineio, socketio, frames, http)
+_EACH = (engineio, socketio, frames, wtframes, http)
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "engineio": engineio,
     "socketio": socketio,
     "frames": frames,
+    "wtframes": wtframes,
     "http": http,
     "all": every,
 }

@@ -53,6 +53,7 @@ ALLOWED = {
     "protocol": {"protocol"},
     "engine": {"protocol", "engine"},
     "_http": {"_http", "engine", "protocol"},
+    "_h3": {"_h3", "engine", "protocol"},
     "adapters": {"protocol", "adapters"},
     "server": {"protocol", "engine", "server", "adapters", "routes"},
     "admin": {"protocol", "engine", "server", "adapters", "routes", "admin"},

@@ -18,6 +18,8 @@ from .adapters import (
     SessionAwareAdapter,
 )
 from .asgi import ASGIApp
+from .engine.hosting import WebTransportHost as _WebTransportHost
+from .engine.hosting import register_webtransport_host as _register_webtransport_host
 from .engine.options import EngineOptions, EngineOptionsDict
 from .engine.server import EngineServer
 from .engine.socket import EngineSocket
@@ -46,6 +48,16 @@ from .server import (
     Server,
     Socket,
 )
+
+
+def _load_webtransport_host() -> _WebTransportHost:
+    # aiosio.webtransport needs the ``webtransport`` extra (aioquic): imported when first asked for
+    from .webtransport import serve_webtransport
+
+    return serve_webtransport
+
+
+_register_webtransport_host(_load_webtransport_host)
 
 try:
     __version__ = _version("aiosio")

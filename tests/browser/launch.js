@@ -17,8 +17,10 @@ const FLAGS = [
 ];
 
 // playwright gives every launch a fresh temporary profile (--user-data-dir), removed on close.
+// options.quic keeps QUIC on (WebTransport runs over HTTP/3).
 async function launch(options) {
-  return chromium.launch({ executablePath: options.chromium, args: FLAGS, headless: true });
+  const args = options.quic ? FLAGS.filter((flag) => flag !== "--disable-quic") : FLAGS;
+  return chromium.launch({ executablePath: options.chromium, args, headless: true });
 }
 
 function report(obj) {

@@ -7,6 +7,10 @@ convenient entry points users call. The hosts therefore register themselves here
 imported (:func:`register_embedded_host`, :func:`register_asgi_host`), and the entry points ask for
 them (:func:`embedded_host`, :func:`asgi_host`) without importing upward.
 
+The HTTP/3 WebTransport host (:mod:`aiosio.webtransport`) needs an optional dependency (aioquic), so
+the package registers a loader for it (:func:`register_webtransport_host`) that imports it when
+:func:`webtransport_host` is first asked (an ``ImportError`` naming the extra when aioquic is missing).
+
 Importing any part of aiosio first runs the package's ``__init__``, which imports both hosts, so they
 are always registered by the time an entry point runs.
 """
@@ -24,10 +28,13 @@ __all__ = [
     "EmbeddedHost",
     "Fallback",
     "Listener",
+    "WebTransportHost",
     "asgi_host",
     "embedded_host",
     "register_asgi_host",
     "register_embedded_host",
+    "register_webtransport_host",
+    "webtransport_host",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -88,8 +95,14 @@ class ASGIHost(Protocol):
     ) -> ASGIApplication: ...
 
 
+#: Serve ``app``'s WebTransport sessions on UDP ``(app, host, port, **options)``: the options of
+#: :func:`aiosio.webtransport.serve_webtransport`, ``certfile`` and ``keyfile`` at least.
+WebTransportHost = Callable[..., Awaitable[Listener]]
+
+
 _embedded: EmbeddedHost | None = None
 _asgi: ASGIHost | None = None
+_webtransport: Callable[[], WebTransportHost] | None = None
 
 
 def register_embedded_host(host: EmbeddedHost) -> None:
@@ -116,3 +129,17 @@ def asgi_host() -> ASGIHost:
     if _asgi is None:
         raise RuntimeError("no ASGI host is registered (import aiosio.asgi)")
     return _asgi
+
+
+def register_webtransport_host(loader: Callable[[], WebTransportHost]) -> None:
+    """Make ``loader()`` give what ``listen(webtransport=...)`` starts (the package registers one
+    that imports :mod:`aiosio.webtransport`)."""
+    global _webtransport
+    _webtransport = loader
+
+
+def webtransport_host() -> WebTransportHost:
+    """The registered WebTransport host, loaded now (``ImportError`` without its dependency)."""
+    if _webtransport is None:
+        raise RuntimeError("no WebTransport host is registered (import aiosio.webtransport)")
+    return _webtransport()

@@ -19,6 +19,7 @@ from .cors import CorsOption
 from .http import Request
 
 __all__ = [
+    "KNOWN_TRANSPORTS",
     "MAX_WRITE_BUFFER_SIZE",
     "TRANSPORTS",
     "AllowRequest",
@@ -27,7 +28,10 @@ __all__ = [
     "check_keywords",
 ]
 
+#: The transports on by default, as in the reference.
 TRANSPORTS = ("polling", "websocket")
+#: Every transport the ``transports`` option may name; WebTransport is off unless named.
+KNOWN_TRANSPORTS = ("polling", "websocket", "webtransport")
 #: Default bound on the bytes queued for one session (see docs/reliability.md for the measurement).
 MAX_WRITE_BUFFER_SIZE = 4 * 1024 * 1024
 
@@ -67,7 +71,8 @@ class EngineOptions:
 
     * ``ping_interval`` (25), ``ping_timeout`` (20), ``upgrade_timeout`` (10): positive seconds.
     * ``max_http_buffer_size`` (1e6 bytes): the largest POST body or WebSocket message.
-    * ``transports``: which of ``"polling"`` and ``"websocket"`` are allowed (both).
+    * ``transports``: which of ``"polling"``, ``"websocket"`` and ``"webtransport"`` are allowed
+      (the first two by default).
     * ``path`` (``/engine.io/``), ``allow_upgrades`` (True).
     * ``cors``, ``trusted_proxies``, ``allow_request``, ``cookie``, ``initial_packet``,
       ``max_write_buffer_size`` (4 MiB), ``http_compression`` (True), ``allow_eio3`` (False): see
@@ -106,8 +111,10 @@ class EngineOptions:
                 f"transports must be a list of transport names, not {self.transports!r}"
             )
         chosen = tuple(self.transports)
-        if not chosen or any(t not in TRANSPORTS for t in chosen):
-            raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}, not {chosen}")
+        if not chosen or any(t not in KNOWN_TRANSPORTS for t in chosen):
+            raise ValueError(
+                f"transports must be a non-empty subset of {KNOWN_TRANSPORTS}, not {chosen}"
+            )
         object.__setattr__(self, "transports", chosen)
         if isinstance(self.trusted_proxies, str):
             object.__setattr__(self, "trusted_proxies", (self.trusted_proxies,))

@@ -10,7 +10,9 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from ..protocol.engineio import Packet, PacketType
+from .._json import loads as json_loads
+from ..exceptions import EngineProtocolError
+from ..protocol.engineio import Packet, PacketType, decode_packet
 from ..protocol.session import open_packet
 from .compression import HttpCompression, HttpCompressionOption
 from .cors import CorsOption, CorsPolicy
@@ -30,7 +32,7 @@ from .options import MAX_WRITE_BUFFER_SIZE, TRANSPORTS, AllowRequest, EngineOpti
 from .origin import OriginPolicy
 from .polling import PollingTransport
 from .socket import EngineSocket
-from .websocket import WebSocketTransport
+from .websocket import WebSocketTransport, WebTransportTransport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,7 +56,9 @@ class EngineServer:
 
     * ``ping_interval`` (25), ``ping_timeout`` (20), ``upgrade_timeout`` (10).
     * ``max_http_buffer_size`` (1e6 bytes): the largest POST body or WebSocket message.
-    * ``transports``: which of ``"polling"`` and ``"websocket"`` are allowed.
+    * ``transports``: which of ``"polling"``, ``"websocket"`` and ``"webtransport"`` are allowed
+      (default: polling and websocket; WebTransport also needs its HTTP/3 host, see
+      :func:`aiosio.webtransport.serve_webtransport`).
     * ``path`` (``/engine.io/``), ``allow_upgrades`` (True).
     * ``cors``: ``None`` (no CORS headers), ``"*"``, an origin, a list of origins, a callable judging an
       origin, or a dict with ``origin``, ``credentials``, ``methods``, ``allowed_headers``,
@@ -226,7 +230,8 @@ class EngineServer:
     def _verify(self, request: Request, upgrade: bool) -> tuple[ErrorCode, dict[str, Any]] | None:
         query = request.query
         transport = query.get("transport")
-        if transport not in self.transports:
+        # WebTransport sessions come through handle_webtransport, never as HTTP requests.
+        if transport not in self.transports or transport == "webtransport":
             return ErrorCode.UNKNOWN_TRANSPORT, {"transport": transport}
         origin = request.headers.get("origin")
         if origin is not None and _INVALID_HEADER_CHAR.search(origin):
@@ -393,7 +398,8 @@ class EngineServer:
     def _handshake(
         self, request: Request, open_session: Callable[[], None], refuse: Refuse
     ) -> None:
-        if protocol_of(request) == 3 and not self.allow_eio3:
+        # A WebTransport session (CONNECT) speaks v4: the reference's client sends no query there.
+        if request.method != "CONNECT" and protocol_of(request) == 3 and not self.allow_eio3:
             refuse(
                 ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
                 {"protocol": request.query.get("EIO")},
@@ -403,11 +409,15 @@ class EngineServer:
             return
         open_session()
 
-    def _new_socket(self, request: Request, transport_name: str) -> EngineSocket:
+    def _new_socket(
+        self, request: Request, transport_name: str, protocol: int | None = None
+    ) -> EngineSocket:
         sid = secrets.token_urlsafe(15)
         while sid in self.clients:
             sid = secrets.token_urlsafe(15)
-        return EngineSocket(self, sid, request, transport_name, protocol_of(request))
+        if protocol is None:
+            protocol = protocol_of(request)
+        return EngineSocket(self, sid, request, transport_name, protocol)
 
     @staticmethod
     def _polling_transport(socket: EngineSocket, request: Request) -> PollingTransport:
@@ -446,7 +456,11 @@ class EngineServer:
 
     def _open_polling(self, request: Request, respond: Respond) -> None:
         socket = self._new_socket(request, "polling")
-        upgrades = ["websocket"] if self.allow_upgrades and "websocket" in self.transports else []
+        upgrades: list[str] = (
+            [t for t in ("websocket", "webtransport") if t in self.transports]
+            if self.allow_upgrades
+            else []
+        )
         polling = self._polling_transport(socket, request)
         socket._start(polling)
         self.clients[socket.id] = socket
@@ -466,6 +480,86 @@ class EngineServer:
         for packet in self._open_packets(socket, []):
             transport.send_packet(packet)
         logger.debug("session %s opened over websocket", socket.id)
+        self._emit("connection", socket)
+
+    # -- WebTransport ---------------------------------------------------------------------------
+    def handle_webtransport(
+        self, request: Request, connection: WebSocketConnection, first: str | bytes
+    ) -> None:
+        """Handle a WebTransport session whose stream delivered its first message, ``first``.
+
+        The HTTP/3 host (:mod:`aiosio.webtransport`) has accepted the session; ``connection`` carries
+        its stream as a WebSocket connection would (``reject`` closes the session). As the reference:
+        the first packet must be an open packet, empty for a new session, ``{"sid": ...}`` to upgrade
+        an existing one; anything else closes the session.
+        """
+        try:
+            self._handle_webtransport(request, connection, first)
+        except Exception:
+            logger.exception("error handling webtransport %r", request)
+            connection.reject(Response(500, [], b""))
+
+    def _handle_webtransport(
+        self, request: Request, connection: WebSocketConnection, first: str | bytes
+    ) -> None:
+        def refuse(
+            code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
+        ) -> None:
+            # The session closes with the status and JSON body a polling request would get.
+            connection.reject(self._refuse(request, code, context, message, status))
+
+        if "webtransport" not in self.transports:
+            refuse(ErrorCode.UNKNOWN_TRANSPORT, {"transport": "webtransport"}, None, None)
+            return
+        origin = request.headers.get("origin")
+        if origin is not None:
+            refusal = self.origin_policy.refusal(request)
+            if refusal is not None:
+                refuse(
+                    ErrorCode.FORBIDDEN, {"name": "FORBIDDEN_ORIGIN", "hint": refusal}, None, None
+                )
+                return
+        try:
+            packet = decode_packet(first)
+        except EngineProtocolError:
+            packet = None
+        if packet is None or packet.type is not PacketType.OPEN or isinstance(packet.data, bytes):
+            refuse(ErrorCode.BAD_REQUEST, {"name": "INVALID_WEBTRANSPORT_HANDSHAKE"}, None, None)
+            return
+        if not packet.data:
+            self._start_handshake(
+                request, lambda: self._open_webtransport(request, connection), refuse
+            )
+            return
+        try:
+            sid = json_loads(packet.data).get("sid")
+        except (ValueError, AttributeError):
+            sid = None
+        socket = self.clients.get(sid) if isinstance(sid, str) else None
+        if socket is None:
+            refuse(ErrorCode.UNKNOWN_SID, {"sid": sid}, None, None)
+            return
+        if (
+            not self.allow_upgrades
+            or socket.protocol != 4
+            or socket._probe is not None
+            or socket._polling is None
+        ):
+            refuse(ErrorCode.BAD_REQUEST, {"name": "UPGRADE_REFUSED"}, None, None)
+            return
+        transport = WebTransportTransport(socket, connection, probing=True)
+        connection.accept(transport)
+        socket._begin_upgrade(transport)
+
+    def _open_webtransport(self, request: Request, connection: WebSocketConnection) -> None:
+        socket = self._new_socket(request, "webtransport", protocol=4)
+        transport = WebTransportTransport(socket, connection, probing=False)
+        socket._start(transport)
+        self.clients[socket.id] = socket
+        connection.accept(transport, self._handshake_headers(request, socket.id))
+        for packet in self._open_packets(socket, []):
+            transport.send_packet(packet)
+        logger.debug("session %s opened over webtransport", socket.id)
         self._emit("connection", socket)
 
     # -- helpers used by sessions ---------------------------------------------------------------

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .http import PreparedMessages, WebSocketConnection
     from .socket import EngineSocket
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["WebSocketTransport", "WebTransportTransport"]
 
 logger = logging.getLogger("aiosio.engine")
 
@@ -107,3 +107,12 @@ class WebSocketTransport:
         if not self._closed:
             self._closed = True
             self.connection.close(1000)
+
+
+class WebTransportTransport(WebSocketTransport):
+    """The WebTransport transport: a host's WebTransport stream behaves as a WebSocket does (one
+    message per packet), so only the name differs."""
+
+    __slots__ = ()
+
+    name: ClassVar[str] = "webtransport"

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 from aiosio._handlers import Emitter, spawn
 from aiosio.adapters.base import Adapter, RecoveryOptions, RecoveryOptionsDict
 from aiosio.adapters.memory import InMemoryAdapter, SessionAwareAdapter
-from aiosio.engine.hosting import ASGIApplication, Fallback, Listener, asgi_host, embedded_host
+from aiosio.engine.hosting import (
+    ASGIApplication,
+    Fallback,
+    Listener,
+    asgi_host,
+    embedded_host,
+    webtransport_host,
+)
 from aiosio.engine.options import ENGINE_OPTION_NAMES, EngineOptionsDict, check_keywords
 from aiosio.engine.server import EngineServer
 from aiosio.protocol.socketio import DEFAULT_PARSER
@@ -151,6 +158,8 @@ class Server(Broadcasting):
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._closing = False
         self._listener: Listener | None = None
+        #: the HTTP/3 WebTransport host :meth:`listen` started, if asked to
+        self.webtransport_server: Listener | None = None
         self._routes = Routes()
         #: the Engine.IO server
         self.engine = EngineServer(path=path, **engine_options)
@@ -409,15 +418,26 @@ class Server(Broadcasting):
         headers_timeout: float | None = None,
         keep_alive_timeout: float | None = None,
         request_timeout: float | None = None,
+        webtransport: dict[str, Any] | None = None,
     ) -> int:
         """Serve on ``host:port`` with the embedded server; return the bound port (``port=0`` picks).
 
         Requests outside the Socket.IO path go to ``fallback(request, respond)`` (default: 404).
         The timeouts (seconds, Node's names and defaults; ``None`` keeps the default) are described
         in :func:`aiosio.serve.serve`.
+
+        ``webtransport`` also starts the HTTP/3 WebTransport host (the ``webtransport`` extra; the
+        ``transports`` option must name ``"webtransport"``): a dict of
+        :func:`aiosio.webtransport.serve_webtransport` options, ``certfile`` and ``keyfile`` at least;
+        ``port`` defaults to the HTTP port (UDP beside TCP, where the official client looks) and
+        ``host`` to ``host``. It is then :attr:`webtransport_server`; :meth:`close` stops it.
         """
         if self._listener is not None:
             raise RuntimeError("the server is already listening")
+        if webtransport is not None:
+            if "webtransport" not in self.engine.transports:
+                raise ValueError('webtransport needs "webtransport" in the transports option')
+            serve_webtransport = webtransport_host()
         await self.start()
         if self._routes:
             fallback = self._routes.fallback(fallback)
@@ -430,6 +450,18 @@ class Server(Broadcasting):
             keep_alive_timeout=keep_alive_timeout,
             request_timeout=request_timeout,
         )
+        if webtransport is not None:
+            options = dict(webtransport)
+            wt_host = options.pop("host", host)
+            wt_port = options.pop("port", self._listener.port)
+            try:
+                self.webtransport_server = await serve_webtransport(
+                    self.engine, wt_host, wt_port, **options
+                )
+            except BaseException:
+                listener, self._listener = self._listener, None
+                await listener.close()
+                raise
         return self._listener.port
 
     def asgi_app(self, fallback: Any = None) -> ASGIApplication:
@@ -462,6 +494,9 @@ class Server(Broadcasting):
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
+        webtransport, self.webtransport_server = self.webtransport_server, None
+        if webtransport is not None:
+            await webtransport.close()
 
 
 async def _call_and_await(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
