@@ -2,7 +2,8 @@
 
 One :class:`EngineClient` is one Engine.IO session. It performs the handshake, answers the server's
 pings and closes the session with ``"ping timeout"`` when no ping arrives within ``ping_interval +
-ping_timeout``. Outgoing packets go through one writer task per session: while a long-polling POST
+ping_timeout``: the heartbeat and the upgrade are decided by the session machine the server uses
+(:mod:`aiosio.protocol.session_machine`, client role); this module performs its actions. Outgoing packets go through one writer task per session: while a long-polling POST
 is in flight, further packets wait and leave together in the next POST, as in the reference.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
@@ -30,6 +32,9 @@ from ..protocol.engineio import (
     encode_packet,
     encode_payload,
 )
+from ..protocol.session import CloseReason
+from ..protocol.session_machine import Action, EngineSession
+from ..protocol.session_table import Act, Event, Role, Upgrade
 
 __all__ = ["EngineClient", "TransportError"]
 
@@ -69,6 +74,11 @@ _ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, EngineProtocolErr
 
 def _wrap(exc: BaseException, message: str) -> TransportError:
     return exc if isinstance(exc, TransportError) else TransportError(message, exc)
+
+
+def _text(frame: str | bytes) -> str:
+    """A text frame (the probe's packets are text)."""
+    return frame if isinstance(frame, str) else frame.decode()
 
 
 def _noop(*_args: Any) -> None:
@@ -177,9 +187,9 @@ class EngineClient:
         "_drained",
         "_idle",
         "_leftover",
+        "_machine",
         "_paused",
         "_pausing",
-        "_ping_deadline",
         "_ping_handle",
         "_probe_task",
         "_reader",
@@ -291,7 +301,8 @@ class EngineClient:
         self._pausing = False
         self._paused = asyncio.Event()
         self._ping_handle: asyncio.TimerHandle | None = None
-        self._ping_deadline = float("inf")
+        #: the session machine (heartbeat and upgrade), from :meth:`start` on
+        self._machine: EngineSession | None = None
         self._reader: asyncio.Future[Any] | None = None
         self._writer: asyncio.Future[Any] | None = None
         self._probe_task: asyncio.Future[Any] | None = None
@@ -391,7 +402,18 @@ class EngineClient:
         """Begin reading, writing, heartbeat supervision and (for polling) the upgrade probe."""
         if self.state != "open":
             return
-        self._reset_ping_timeout()
+        # The client probes without a deadline of its own, as the reference's does.
+        self._machine = EngineSession(
+            Role.CLIENT,
+            self.id or "",
+            max(self.ping_interval, 1e-3),
+            max(self.ping_timeout, 1e-3),
+            math.inf,
+            asyncio.get_running_loop().time(),
+            pinger=False,
+            polling=not isinstance(self.transport, _WebSocket),
+        )
+        self._reschedule()
         self._writer = spawn(self._write_loop(), _logger)
         transport = self.transport
         if isinstance(transport, _WebSocket):
@@ -413,12 +435,14 @@ class EngineClient:
 
     def ping_expired(self) -> bool:
         """Whether the ping deadline passed; if so the session closes soon with "ping timeout"."""
-        if self.state != "open":
+        machine = self._machine
+        if self.state != "open" or machine is None:
             return False
         loop = asyncio.get_running_loop()
-        if loop.time() > self._ping_deadline:
-            self._ping_deadline = float("inf")
-            loop.call_soon(self._close_now, "ping timeout", None)
+        deadline = machine.heartbeat.next_deadline()
+        if deadline is not None and loop.time() > deadline:
+            actions = machine.time_passed(loop.time())
+            loop.call_soon(self._run, actions)
             return True
         return False
 
@@ -479,25 +503,49 @@ class EngineClient:
         self._drained.clear()
         self._wake.set()
 
-    def _reset_ping_timeout(self) -> None:
-        if self._ping_handle is not None:
-            self._ping_handle.cancel()
-        loop = asyncio.get_running_loop()
-        delay = self.ping_interval + self.ping_timeout
-        self._ping_deadline = loop.time() + delay
-        self._ping_handle = loop.call_later(delay, self._close_now, "ping timeout", None)
+    def _reschedule(self) -> None:
+        machine = self._machine
+        deadline = machine.next_deadline() if machine is not None else None
+        if deadline is None:
+            return
+        handle = self._ping_handle
+        if handle is not None:
+            if handle.when() == deadline:
+                return
+            handle.cancel()
+        self._ping_handle = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._ping_handle = None
+        if self._machine is not None:
+            self._run(self._machine.time_passed(asyncio.get_running_loop().time()))
 
     def _on_packet(self, packet: Packet) -> None:
-        kind = packet.type
-        if kind is PacketType.MESSAGE:
+        if packet.type is PacketType.MESSAGE:
+            # A documented bypass of the machine: a message changes no state.
             data = packet.data
             self.on_message("" if data is None else data)
-        elif kind is PacketType.PING:
-            self._send_packet(Packet(PacketType.PONG))
-            self.on_ping()
-            self._reset_ping_timeout()
-        elif kind is PacketType.CLOSE:
-            self._close_now("transport close", "transport closed by the server")
+            return
+        machine = self._machine
+        if machine is not None:
+            self._run(machine.packet(packet, asyncio.get_running_loop().time()))
+
+    def _run(self, actions: list[Action]) -> None:
+        """Perform what the session machine asks (the heartbeat's and the server's close)."""
+        for action in actions:
+            kind = action.kind
+            if kind is Act.SEND_PONG:
+                self._send_packet(Packet(PacketType.PONG, action.data))
+            elif kind is Act.EMIT_HEARTBEAT:
+                self.on_ping()
+            elif kind is Act.CLOSED:
+                if action.reason is CloseReason.TRANSPORT_CLOSE:
+                    self._close_now("transport close", "transport closed by the server")
+                else:
+                    reason = action.reason.value if action.reason is not None else "forced close"
+                    self._close_now(reason, action.description)
+                return
+        self._reschedule()
 
     def _fail(self, exc: BaseException) -> None:
         if self.state == "closed":
@@ -580,11 +628,20 @@ class EngineClient:
 
     async def _probe(self) -> None:
         ws: aiohttp.ClientWebSocketResponse | None = None
+        machine = self._machine
+        assert machine is not None
+        loop = asyncio.get_running_loop()
         try:
             ws = await self._ws_connect()
-            await ws.send_str("2probe")
+            if self._expect(machine.probe_offered(loop.time()), Act.SEND_PROBE):
+                await ws.send_str(_text(encode_packet(Packet(PacketType.PING, "probe"))))
             msg = await ws.receive()
-            if msg.type is not aiohttp.WSMsgType.TEXT or msg.data != "3probe":
+            reply = (
+                decode_packet(msg.data)
+                if msg.type is aiohttp.WSMsgType.TEXT and msg.data
+                else Packet(PacketType.NOOP)
+            )
+            if not self._expect(machine.probe_packet(reply, loop.time()), Act.PAUSE_POLL):
                 raise TransportError("probe error", msg.data)
             if not self._alive():
                 return
@@ -595,6 +652,8 @@ class EngineClient:
             await self._paused.wait()
             await self._idle.wait()
             if not self._alive():
+                return
+            if not self._expect(machine.handle(Event.POLL_PAUSED, loop.time()), Act.SWITCH):
                 return
             transport = _WebSocket(ws)
             ws = None
@@ -611,10 +670,17 @@ class EngineClient:
         except _ERRORS as exc:
             _logger.debug("engine %s upgrade failed: %r", self.id, exc)
         finally:
+            if machine.upgrade in (Upgrade.PROBING, Upgrade.UPGRADING):
+                machine.handle(Event.PROBE_CLOSED, loop.time())
             if self._upgrading:
                 self._resume_polling()
             if ws is not None:
                 await ws.close()
+
+    @staticmethod
+    def _expect(actions: list[Action], wanted: Act) -> bool:
+        """Whether the machine's answer to a step of the probe goes on with ``wanted``."""
+        return any(action.kind is wanted for action in actions)
 
     def _resume_polling(self) -> None:
         self._upgrading = False
@@ -632,6 +698,8 @@ class EngineClient:
             return
         self.state = "closed"
         self._buffer = []
+        if self._machine is not None:
+            self._machine.handle(Event.DISCARD)
         if self._teardown is None:
             self._teardown = spawn(self._finalize(), _logger)
         on_close = self.on_close
