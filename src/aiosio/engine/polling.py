@@ -239,7 +239,7 @@ class PollingTransport(Transport):
         self._buffered_bytes = 0
 
     # -- requests -------------------------------------------------------------------------------
-    def on_request(self, request: Request, respond: Callable[[Response], None]) -> None:
+    def on_request(self, request: Request, respond: Callable[[Response], None]) -> bool:
         """Route a polling request of this session."""
         if request.method == "GET":
             self._on_get(request, respond)
@@ -247,6 +247,7 @@ class PollingTransport(Transport):
             self._on_post(request, respond)
         else:
             self.http.respond(request, respond, 500, b"", None)
+        return True
 
     def _on_get(self, request: Request, respond: Callable[[Response], None]) -> None:
         if self._pending is not None:

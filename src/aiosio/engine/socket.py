@@ -11,6 +11,7 @@ from ..protocol.engineio import Packet, PacketType
 from ..protocol.session import CloseReason
 from ..protocol.session_machine import Action, EngineSession
 from ..protocol.session_table import Act, Event, Role
+from .candidate import Candidate
 from .http import PreparedMessages, Request, Response
 from .transport import Transport
 
@@ -267,7 +268,7 @@ class EngineSocket:
     def offer_upgrade(self, transport: Transport, allowed: bool) -> None:
         """A new transport for this session: probed for an upgrade (closed at once unless
         ``allowed``, or when an upgrade is already under way or done)."""
-        transport.attach(_Candidate(self))
+        transport.attach(Candidate(self.probe_packet, self.probe_failed, self.peer))
         actions = self.session.probe_offered(self.loop.time(), allowed)
         if actions and actions[0].kind is Act.REJECT_PROBE:
             logger.debug("session %s: refusing a second websocket", self.id)
@@ -278,11 +279,7 @@ class EngineSocket:
 
     def polling_request(self, request: Request, respond: Callable[[Response], None]) -> bool:
         """Hand a polling request to the transport; False when the session no longer polls."""
-        on_request = getattr(self._transport, "on_request", None)
-        if on_request is None or self._probe is self._transport:
-            return False
-        on_request(request, respond)
-        return True
+        return self._transport.on_request(request, respond)
 
     def fail(self, description: str) -> None:
         """End the session with "transport error" (a protocol violation, an overflowing buffer)."""
@@ -501,51 +498,3 @@ class EngineSocket:
                 fn(*args)
             except Exception:
                 logger.exception("session of %s: error in %r listener", self.peer, event)
-
-
-class _Candidate:
-    """The events of a transport being probed for an upgrade: every packet goes to the probe."""
-
-    __slots__ = ("socket",)
-
-    fast_message: Callable[[str], None] | None = None
-
-    def __init__(self, socket: EngineSocket) -> None:
-        self.socket = socket
-
-    @property
-    def peer(self) -> str:
-        """The client's address for log lines."""
-        return self.socket.peer
-
-    def transport_message(self, transport: Transport, data: str | bytes) -> None:
-        """A message before the upgrade completed: the probe fails."""
-        self.socket.probe_failed(transport)
-
-    def transport_packet(self, transport: Transport, packet: Packet) -> None:
-        """A packet of the probe."""
-        self.socket.probe_packet(transport, packet)
-
-    def transport_parse_error(self, transport: Transport, description: str) -> None:
-        """Undecodable data: the probe fails."""
-        self.socket.probe_failed(transport)
-
-    def transport_error(self, transport: Transport, description: str) -> None:
-        """The probe fails."""
-        self.socket.probe_failed(transport)
-
-    def transport_closed(self, transport: Transport, error: str | None) -> None:
-        """The probe fails."""
-        self.socket.probe_failed(transport)
-
-    def transport_drained(self, transport: Transport) -> None:
-        """Nothing to do."""
-
-    def poll_started(self, transport: Transport, buffered: bool) -> None:
-        """Not for a message transport."""
-
-    def poll_overlap(self, transport: Transport) -> None:
-        """Not for a message transport."""
-
-    def poll_aborted(self, transport: Transport) -> None:
-        """Not for a message transport."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from ..protocol.engineio import Packet
-from .http import PreparedMessages
+from .http import PreparedMessages, Request, Response
 
 __all__ = ["Transport", "TransportEvents"]
 
@@ -107,6 +107,10 @@ class Transport:
         raise NotImplementedError
 
     # -- long-polling (nothing to do for a message transport) ----------------------------------
+    def on_request(self, request: Request, respond: Callable[[Response], None]) -> bool:
+        """Handle an HTTP request of the session; False when this transport takes none."""
+        return False
+
     def must_drain(self) -> bool:
         """True when a close has to wait: packets or the next request are still to come."""
         return False

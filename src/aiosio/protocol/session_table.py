@@ -117,10 +117,11 @@ class Transition(NamedTuple):
 
 
 class Row(NamedTuple):
-    """One row of the table: ``None`` in a from-column matches any value; in a to-column, keeps it."""
+    """One row of the table: ``None`` in a from-column matches any value (a tuple, any of those); in
+    a to-column, ``None`` keeps the value."""
 
-    ready: ReadyState | None
-    upgrade: Upgrade | None
+    ready: ReadyState | tuple[ReadyState, ...] | None
+    upgrade: Upgrade | tuple[Upgrade, ...] | None
     event: Event
     to_ready: ReadyState | None
     to_upgrade: Upgrade | None
@@ -134,108 +135,69 @@ U = Upgrade
 E = Event
 A = Act
 OPEN, CLOSING, CLOSED = R.OPEN, R.CLOSING, R.CLOSED
+#: a live session: open, or closing while its last packets drain (it still reads and answers)
+LIVE = (OPEN, CLOSING)
 _ERR, _TC, _FC = CloseReason.TRANSPORT_ERROR, CloseReason.TRANSPORT_CLOSE, CloseReason.FORCED_CLOSE
 
 #: Rows every session has, whichever its role. Both OPEN and CLOSING deliver (a closing session still
 #: reads what the client sends while its last packets drain).
 COMMON: tuple[Row, ...] = (
-    Row(OPEN, None, E.MESSAGE, None, None, (A.DELIVER,)),
-    Row(CLOSING, None, E.MESSAGE, None, None, (A.DELIVER,)),
-    Row(OPEN, None, E.CLOSE_PACKET, CLOSED, None, (A.RELEASE_POLL, A.CLOSED), _TC),
-    Row(CLOSING, None, E.CLOSE_PACKET, CLOSED, None, (A.RELEASE_POLL, A.CLOSED), _TC),
-    Row(OPEN, None, E.PARSE_ERROR, CLOSED, None, (A.CLOSED,), CloseReason.PARSE_ERROR),
-    Row(CLOSING, None, E.PARSE_ERROR, CLOSED, None, (A.CLOSED,), CloseReason.PARSE_ERROR),
-    Row(OPEN, None, E.TRANSPORT_ERROR, CLOSED, None, (A.CLOSED,), _ERR),
-    Row(CLOSING, None, E.TRANSPORT_ERROR, CLOSED, None, (A.CLOSED,), _ERR),
-    Row(OPEN, None, E.TRANSPORT_CLOSED, CLOSED, None, (A.CLOSED,), _TC),
-    Row(CLOSING, None, E.TRANSPORT_CLOSED, CLOSED, None, (A.CLOSED,), _TC),
-    Row(OPEN, None, E.PING_TIMEOUT, CLOSED, None, (A.CLOSED,), CloseReason.PING_TIMEOUT),
-    Row(CLOSING, None, E.PING_TIMEOUT, CLOSED, None, (A.CLOSED,), CloseReason.PING_TIMEOUT),
+    Row(LIVE, None, E.MESSAGE, None, None, (A.DELIVER,)),
+    Row(LIVE, None, E.CLOSE_PACKET, CLOSED, None, (A.RELEASE_POLL, A.CLOSED), _TC),
+    Row(LIVE, None, E.PARSE_ERROR, CLOSED, None, (A.CLOSED,), CloseReason.PARSE_ERROR),
+    Row(LIVE, None, E.TRANSPORT_ERROR, CLOSED, None, (A.CLOSED,), _ERR),
+    Row(LIVE, None, E.TRANSPORT_CLOSED, CLOSED, None, (A.CLOSED,), _TC),
+    Row(LIVE, None, E.PING_TIMEOUT, CLOSED, None, (A.CLOSED,), CloseReason.PING_TIMEOUT),
     Row(OPEN, None, E.CLOSE, CLOSED, None, (A.CLOSED,), _FC),
     Row(OPEN, None, E.CLOSE_WAIT, CLOSING, None, (A.FLUSH, A.ARM_CLOSE)),
     Row(CLOSING, None, E.CLOSE_TIMEOUT, CLOSED, None, (A.CLOSED,), _FC),
-    Row(OPEN, None, E.DISCARD, CLOSED, None, (A.CLOSED,), _FC),
-    Row(CLOSING, None, E.DISCARD, CLOSED, None, (A.CLOSED,), _FC),
+    Row(LIVE, None, E.DISCARD, CLOSED, None, (A.CLOSED,), _FC),
 )
 
-#: The pinging side (the server in v4, a v4 server's client never pings).
+#: The pinging side (the server in protocol v4).
 PINGER: tuple[Row, ...] = (
-    Row(OPEN, None, E.PING_DUE, None, None, (A.SEND_PING,)),
-    Row(CLOSING, None, E.PING_DUE, None, None, (A.SEND_PING,)),
-    Row(OPEN, None, E.PONG, None, None, (A.HEARD_PONG, A.EMIT_HEARTBEAT)),
-    Row(CLOSING, None, E.PONG, None, None, (A.HEARD_PONG, A.EMIT_HEARTBEAT)),
-    Row(OPEN, None, E.PING, CLOSED, None, (A.CLOSED,), _ERR, "invalid heartbeat direction"),
-    Row(CLOSING, None, E.PING, CLOSED, None, (A.CLOSED,), _ERR, "invalid heartbeat direction"),
+    Row(LIVE, None, E.PING_DUE, None, None, (A.SEND_PING,)),
+    Row(LIVE, None, E.PONG, None, None, (A.HEARD_PONG, A.EMIT_HEARTBEAT)),
+    Row(LIVE, None, E.PING, CLOSED, None, (A.CLOSED,), _ERR, "invalid heartbeat direction"),
 )
 
 #: The answering side (the client in v4; the server of a v3 client, ``allow_eio3``).
 ANSWERER: tuple[Row, ...] = (
-    Row(OPEN, None, E.PING, None, None, (A.HEARD_PING, A.SEND_PONG, A.EMIT_HEARTBEAT)),
-    Row(CLOSING, None, E.PING, None, None, (A.HEARD_PING, A.SEND_PONG, A.EMIT_HEARTBEAT)),
+    Row(LIVE, None, E.PING, None, None, (A.HEARD_PING, A.SEND_PONG, A.EMIT_HEARTBEAT)),
 )
 
 #: A server's answer to a pong when it is the answering side (v3): the client pings, never pongs.
 SERVER_ANSWERER: tuple[Row, ...] = (
-    Row(OPEN, None, E.PONG, CLOSED, None, (A.CLOSED,), _ERR, "invalid heartbeat direction"),
-    Row(CLOSING, None, E.PONG, CLOSED, None, (A.CLOSED,), _ERR, "invalid heartbeat direction"),
+    Row(LIVE, None, E.PONG, CLOSED, None, (A.CLOSED,), _ERR, "invalid heartbeat direction"),
 )
 
 
-def _both(
-    upgrade: Upgrade | None,
-    event: Event,
-    to_upgrade: Upgrade | None,
-    actions: tuple[Act, ...],
-    reason: CloseReason | None = None,
-) -> tuple[Row, Row]:
-    """The same row for an open and a closing session (the upgrade goes on while a session drains)."""
-    return (
-        Row(OPEN, upgrade, event, None, to_upgrade, actions, reason),
-        Row(CLOSING, upgrade, event, None, to_upgrade, actions, reason),
-    )
-
+#: an upgrade under way: a candidate is attached
+PROBE = (U.PROBING, U.UPGRADING)
+_ABANDON = (A.END_PROBE, A.CLOSE_PROBE)
+_ABORTED = "poll connection closed prematurely"
 
 #: Long-polling and the server's side of the upgrade.
 SERVER: tuple[Row, ...] = (
     # GETs. A GET that comes while the upgrade is under way waits (the 5 may be on its way).
-    Row(OPEN, U.NONE, E.POLL, None, None, ()),
-    Row(OPEN, U.PROBING, E.POLL, None, None, ()),
-    Row(OPEN, U.NONE, E.POLL_WITH_DATA, None, None, (A.FLUSH,)),
-    Row(OPEN, U.PROBING, E.POLL_WITH_DATA, None, None, (A.FLUSH,)),
+    Row(OPEN, (U.NONE, U.PROBING), E.POLL, None, None, ()),
+    Row(OPEN, (U.NONE, U.PROBING), E.POLL_WITH_DATA, None, None, (A.FLUSH,)),
     Row(OPEN, U.UPGRADING, E.POLL, None, None, (A.HOLD_POLL, A.ARM_HOLD)),
     Row(OPEN, U.UPGRADING, E.POLL_WITH_DATA, None, None, (A.HOLD_POLL, A.ARM_HOLD)),
-    *_both(None, E.HOLD_EXPIRED, None, (A.RELEASE_POLL,)),
+    Row(LIVE, None, E.HOLD_EXPIRED, None, None, (A.RELEASE_POLL,)),
     # Closing: what is buffered leaves first; the close packet with the next (empty) GET.
     Row(CLOSING, None, E.POLL_WITH_DATA, None, None, (A.FLUSH,)),
     Row(CLOSING, None, E.POLL, CLOSED, None, (A.ANSWER_CLOSE, A.CLOSED), _FC),
-    Row(OPEN, None, E.SECOND_POLL, CLOSED, None, (A.CLOSED,), _ERR, "overlap from client"),
-    Row(CLOSING, None, E.SECOND_POLL, CLOSED, None, (A.CLOSED,), _ERR, "overlap from client"),
-    Row(
-        OPEN,
-        None,
-        E.POLL_ABORTED,
-        CLOSED,
-        None,
-        (A.CLOSED,),
-        _ERR,
-        "poll connection closed prematurely",
-    ),
-    Row(
-        CLOSING,
-        None,
-        E.POLL_ABORTED,
-        CLOSED,
-        None,
-        (A.CLOSED,),
-        _ERR,
-        "poll connection closed prematurely",
-    ),
+    Row(LIVE, None, E.SECOND_POLL, CLOSED, None, (A.CLOSED,), _ERR, "overlap from client"),
+    Row(LIVE, None, E.POLL_ABORTED, CLOSED, None, (A.CLOSED,), _ERR, _ABORTED),
     # The upgrade: 2probe -> 3probe (the held GET answered with a noop), then 5.
-    *_both(U.NONE, E.PROBE_OFFERED, U.PROBING, (A.START_PROBE,)),
-    *_both(None, E.PROBE_REFUSED, None, (A.REJECT_PROBE,)),
-    *_both(
+    Row(LIVE, U.NONE, E.PROBE_OFFERED, None, U.PROBING, (A.START_PROBE,)),
+    Row(LIVE, None, E.PROBE_REFUSED, None, None, (A.REJECT_PROBE,)),
+    Row(
+        LIVE,
         U.PROBING,
         E.PROBE_PING,
+        None,
         U.UPGRADING,
         (A.SEND_PROBE_REPLY, A.EMIT_UPGRADING, A.RELEASE_POLL),
     ),
@@ -249,14 +211,12 @@ SERVER: tuple[Row, ...] = (
         (A.END_PROBE, A.SWITCH, A.EMIT_UPGRADE, A.CLOSED),
         _FC,
     ),
-    *_both(U.PROBING, E.PROBE_UPGRADE, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.PROBING, E.PROBE_BAD, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.UPGRADING, E.PROBE_BAD, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.UPGRADING, E.PROBE_PING, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.PROBING, E.PROBE_CLOSED, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.UPGRADING, E.PROBE_CLOSED, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.PROBING, E.PROBE_TIMEOUT, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    *_both(U.UPGRADING, E.PROBE_TIMEOUT, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
+    # Anything else on the candidate abandons the upgrade; polling goes on.
+    Row(LIVE, U.PROBING, E.PROBE_UPGRADE, None, U.NONE, _ABANDON),
+    Row(LIVE, U.UPGRADING, E.PROBE_PING, None, U.NONE, _ABANDON),
+    Row(LIVE, PROBE, E.PROBE_BAD, None, U.NONE, _ABANDON),
+    Row(LIVE, PROBE, E.PROBE_CLOSED, None, U.NONE, _ABANDON),
+    Row(LIVE, PROBE, E.PROBE_TIMEOUT, None, U.NONE, _ABANDON),
 )
 
 #: The client's side of the upgrade: 2probe out, 3probe in, pause polling, 5 out.
@@ -271,12 +231,9 @@ CLIENT: tuple[Row, ...] = (
         U.DONE,
         (A.END_PROBE, A.SEND_UPGRADE, A.SWITCH, A.EMIT_UPGRADE),
     ),
-    Row(OPEN, U.PROBING, E.PROBE_BAD, None, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    Row(OPEN, U.UPGRADING, E.PROBE_BAD, None, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    Row(OPEN, U.PROBING, E.PROBE_CLOSED, None, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    Row(OPEN, U.UPGRADING, E.PROBE_CLOSED, None, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    Row(OPEN, U.PROBING, E.PROBE_TIMEOUT, None, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
-    Row(OPEN, U.UPGRADING, E.PROBE_TIMEOUT, None, U.NONE, (A.END_PROBE, A.CLOSE_PROBE)),
+    Row(OPEN, PROBE, E.PROBE_BAD, None, U.NONE, _ABANDON),
+    Row(OPEN, PROBE, E.PROBE_CLOSED, None, U.NONE, _ABANDON),
+    Row(OPEN, PROBE, E.PROBE_TIMEOUT, None, U.NONE, _ABANDON),
 )
 
 
@@ -295,8 +252,20 @@ def table(role: Role, pinger: bool) -> Table:
     """The rows expanded into a lookup: every (ready state, upgrade state, event) they name."""
     expanded: Table = {}
     for row in rows(role, pinger):
-        readies = (row.ready,) if row.ready is not None else tuple(ReadyState)
-        upgrades = (row.upgrade,) if row.upgrade is not None else tuple(Upgrade)
+        readies = (
+            tuple(ReadyState)
+            if row.ready is None
+            else row.ready
+            if isinstance(row.ready, tuple)
+            else (row.ready,)
+        )
+        upgrades = (
+            tuple(Upgrade)
+            if row.upgrade is None
+            else row.upgrade
+            if isinstance(row.upgrade, tuple)
+            else (row.upgrade,)
+        )
         for ready in readies:
             for upgrade in upgrades:
                 key = (ready, upgrade, row.event)
