@@ -532,8 +532,9 @@ class EngineClient:
         loop = asyncio.get_running_loop()
         try:
             ws = await self._ws_connect()
-            if self._expect(machine.probe_offered(loop.time()), Act.SEND_PROBE):
-                await ws.send_str(_text(encode_packet(Packet(PacketType.PING, "probe"))))
+            if not self._expect(machine.probe_offered(loop.time()), Act.SEND_PROBE):
+                return
+            await ws.send_str(_text(encode_packet(Packet(PacketType.PING, "probe"))))
             msg = await ws.receive()
             reply = (
                 decode_packet(msg.data)

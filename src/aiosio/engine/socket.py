@@ -281,10 +281,6 @@ class EngineSocket:
         """Hand a polling request to the transport; False when the session no longer polls."""
         return self._transport.on_request(request, respond)
 
-    def fail(self, description: str) -> None:
-        """End the session with "transport error" (a protocol violation, an overflowing buffer)."""
-        self._transport_failed(description)
-
     # -- TransportEvents: what the active transport reports -------------------------------------
     def transport_message(self, transport: Transport, data: str | bytes) -> None:
         """A message (the fast path of a message transport, when it cannot call the listener)."""

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from .engineio import Packet, PacketType
 from .session import CloseReason, HeartbeatAction, ReadyState, Session
-from .session_table import Act, Event, Role, Transition, Upgrade, lookup
+from .session_table import TABLES, Act, Event, Role, Transition, Upgrade
 
 __all__ = ["Action", "EngineSession"]
 
@@ -74,7 +74,7 @@ class EngineSession:
         polling: bool,
     ) -> None:
         self.role = role
-        self._table = lookup(role, pinger)
+        self._table = TABLES[(role, pinger)]
         self.heartbeat = Session(sid, ping_interval, ping_timeout, now, client_pings=not pinger)
         self.upgrade_timeout = upgrade_timeout
         self.ready = ReadyState.OPEN

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from .session import CloseReason, ReadyState
 
-__all__ = ["Act", "Event", "Role", "Row", "Transition", "Upgrade", "rows", "table"]
+__all__ = ["TABLES", "Act", "Event", "Role", "Row", "Transition", "Upgrade", "rows", "table"]
 
 
 class Role(StrEnum):
@@ -281,11 +281,7 @@ def table(role: Role, pinger: bool) -> Table:
     return expanded
 
 
-_TABLES: dict[tuple[Role, bool], Table] = {
+#: The prebuilt tables every session of one kind shares, by (role, pinger).
+TABLES: dict[tuple[Role, bool], Table] = {
     (role, pinger): table(role, pinger) for role in Role for pinger in (True, False)
 }
-
-
-def lookup(role: Role, pinger: bool) -> Table:
-    """The shared, prebuilt table of one kind of session."""
-    return _TABLES[(role, pinger)]
