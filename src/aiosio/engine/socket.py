@@ -55,6 +55,11 @@ class EngineSocket:
     and ``"send"``: each incoming and outgoing message (``str | bytes``), called before the message is
     handled or written, costing nothing while nobody listens. Send with :meth:`send`; end with
     :meth:`close`.
+
+    The protocol is decided by :attr:`session` (the sans-I/O
+    :class:`~aiosio.protocol.session_machine.EngineSession`); this object performs its actions on
+    the transports and the clock. It is also the :class:`~aiosio.engine.transport.TransportEvents`
+    its active transport reports to (the ``transport_*`` and ``poll_*`` methods).
     """
 
     __slots__ = (
