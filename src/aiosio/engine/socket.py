@@ -21,6 +21,10 @@ __all__ = ["EngineSocket", "SessionHost", "prepare"]
 
 logger = logging.getLogger("aiosio.engine")
 
+# Enum members read once: an attribute of an enum class costs a Python-level lookup (Python 3.11).
+_SERVER = Role.SERVER
+_MESSAGE = PacketType.MESSAGE
+_CLOSED = Act.CLOSED
 _PING = Packet(PacketType.PING)
 _PONG_PROBE = Packet(PacketType.PONG, "probe")
 _EVENTS = frozenset(
@@ -102,7 +106,7 @@ class EngineSocket:
         self.loop = asyncio.get_running_loop()
         #: the sans-I/O state machine that decides (see :mod:`aiosio.protocol.session_table`)
         self.session = EngineSession(
-            Role.SERVER,
+            _SERVER,
             sid,
             server.ping_interval,
             server.ping_timeout,
@@ -296,7 +300,7 @@ class EngineSocket:
         """A decoded packet."""
         if transport is not self._transport:
             return
-        if packet.type is PacketType.MESSAGE:
+        if packet.type is _MESSAGE:
             # A documented bypass of the table: a message changes no state (OPEN and CLOSING
             # deliver, CLOSED drops it).
             if not self.session.closed:
@@ -397,6 +401,10 @@ class EngineSocket:
     def _run(self, actions: list[Action]) -> None:
         for action in actions:
             kind = action.kind
+            if kind is _CLOSED:
+                assert action.reason is not None
+                self._closed(action.reason, action.description)
+                return
             if kind is Act.DELIVER:
                 data = action.data
                 self._on_message(data if data is not None else "")
@@ -406,19 +414,19 @@ class EngineSocket:
                 self._transport.send_packet(Packet(PacketType.PONG, action.data))
             elif kind is Act.EMIT_HEARTBEAT:
                 self._emit("heartbeat")
+            elif kind is Act.FLUSH:
+                self._transport.flush()
+            elif kind is Act.RELEASE_POLL:
+                self._transport.release()
+            elif kind is Act.HOLD_POLL:
+                self._transport.hold()
+            elif kind is Act.ANSWER_CLOSE:
+                self._transport.answer_close()
             elif kind is Act.SEND_PROBE_REPLY:
                 if self._probe is not None:
                     self._probe.send_packet(_PONG_PROBE)
             elif kind is Act.EMIT_UPGRADING:
                 self._emit("upgrading", self._probe.name if self._probe is not None else "")
-            elif kind is Act.RELEASE_POLL:
-                self._transport.release()
-            elif kind is Act.FLUSH:
-                self._transport.flush()
-            elif kind is Act.HOLD_POLL:
-                self._transport.hold()
-            elif kind is Act.ANSWER_CLOSE:
-                self._transport.answer_close()
             elif kind is Act.SWITCH:
                 self._switch()
             elif kind is Act.EMIT_UPGRADE:
@@ -428,10 +436,6 @@ class EngineSocket:
                 if probe is not None:
                     logger.debug("session %s: upgrade abandoned", self.id)
                     probe.close()
-            elif kind is Act.CLOSED:
-                assert action.reason is not None
-                self._closed(action.reason, action.description)
-                return
         self._reschedule()
 
     def _switch(self) -> None:

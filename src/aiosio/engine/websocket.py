@@ -25,7 +25,7 @@ class WebSocketTransport(Transport):
     name: ClassVar[str] = "websocket"
 
     def __init__(self, events: TransportEvents, connection: WebSocketConnection) -> None:
-        super().__init__(events)
+        self.events = events
         self.connection = connection
         self._closed = False
 

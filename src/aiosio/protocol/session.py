@@ -42,6 +42,8 @@ __all__ = [
 class ReadyState(StrEnum):
     """Life cycle of a session, named as the reference names it."""
 
+    __hash__ = str.__hash__  # hashed as its value (as it compares), at C speed
+
     OPENING = "opening"
     OPEN = "open"
     CLOSING = "closing"

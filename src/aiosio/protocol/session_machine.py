@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from .engineio import Packet, PacketType
 from .session import CloseReason, HeartbeatAction, ReadyState, Session
-from .session_table import TABLES, Act, Event, Role, Transition, Upgrade
+from .session_table import BY_STATE, Act, Event, Role, Transition, Upgrade
 
 __all__ = ["Action", "EngineSession"]
 
@@ -24,6 +24,12 @@ UPGRADE_HOLD = 0.1
 #: How long a draining session waits for the GET that takes its close packet (the reference's value).
 CLOSE_TIMEOUT = 30.0
 
+# Enum members read once: an attribute of an enum class costs a Python-level lookup (Python 3.11).
+_OPEN, _CLOSED = ReadyState.OPEN, ReadyState.CLOSED
+_NONE, _UPGRADING, _DONE = Upgrade.NONE, Upgrade.UPGRADING, Upgrade.DONE
+_ACT_CLOSED = Act.CLOSED
+_NOISE = Event.NOISE
+_SEND_PING, _PING_TIMEOUT = HeartbeatAction.SEND_PING, HeartbeatAction.PING_TIMEOUT
 _INTERNAL = frozenset(
     {Act.HEARD_PING, Act.HEARD_PONG, Act.START_PROBE, Act.END_PROBE, Act.ARM_HOLD, Act.ARM_CLOSE}
 )
@@ -50,6 +56,7 @@ class EngineSession:
 
     __slots__ = (
         "_close_deadline",
+        "_events",
         "_hold_deadline",
         "_probe_deadline",
         "_table",
@@ -74,12 +81,15 @@ class EngineSession:
         polling: bool,
     ) -> None:
         self.role = role
-        self._table = TABLES[(role, pinger)]
+        self._table = BY_STATE[(role, pinger)]
         self.heartbeat = Session(sid, ping_interval, ping_timeout, now, client_pings=not pinger)
         self.upgrade_timeout = upgrade_timeout
-        self.ready = ReadyState.OPEN
+        #: the ready state and the upgrade state (read them; the machine alone changes them)
+        self.ready = _OPEN
         #: a session that starts on a message transport cannot upgrade
-        self.upgrade = Upgrade.NONE if polling else Upgrade.DONE
+        self.upgrade = _NONE if polling else _DONE
+        #: what each event does in the current state
+        self._events = self._table[(self.ready, self.upgrade)]
         #: whether a GET is held (server, long-polling)
         self.poll_held = False
         self._probe_deadline: float | None = None
@@ -89,12 +99,12 @@ class EngineSession:
     @property
     def closed(self) -> bool:
         """True once the session is over."""
-        return self.ready is ReadyState.CLOSED
+        return self.ready is _CLOSED
 
     @property
     def upgrading(self) -> bool:
         """True between the probe's answer and the ``5``."""
-        return self.upgrade is Upgrade.UPGRADING
+        return self.upgrade is _UPGRADING
 
     # -- inputs ---------------------------------------------------------------------------------
     def handle(
@@ -106,14 +116,14 @@ class EngineSession:
     ) -> list[Action]:
         """Apply one classified event (the other inputs end here); ``description`` says what went
         wrong, for a close the table gives no description of its own."""
-        transition = self._table.get((self.ready, self.upgrade, event))
+        transition = self._events.get(event)
         if transition is None:
             return []
         return self._apply(transition, now, data, description)
 
     def packet(self, packet: Packet, now: float) -> list[Action]:
         """A packet arrived on the active transport."""
-        return self.handle(_ACTIVE_EVENTS.get(packet.type, Event.NOISE), now, packet.data)
+        return self.handle(_ACTIVE_EVENTS.get(packet.type, _NOISE), now, packet.data)
 
     def probe_packet(self, packet: Packet, now: float) -> list[Action]:
         """A packet arrived on the candidate transport."""
@@ -129,7 +139,7 @@ class EngineSession:
     def probe_offered(self, now: float, allowed: bool = True) -> list[Action]:
         """A candidate transport was attached (refused unless ``allowed`` and no upgrade is under
         way or done)."""
-        if allowed and self.upgrade is Upgrade.NONE and not self.closed:
+        if allowed and self.upgrade is _NONE and not self.closed:
             return self.handle(Event.PROBE_OFFERED, now)
         return [Action(Act.REJECT_PROBE)]
 
@@ -167,9 +177,9 @@ class EngineSession:
         if self._probe_deadline is not None and now >= self._probe_deadline:
             actions += self.handle(Event.PROBE_TIMEOUT, now)
         step = self.heartbeat.on_deadline(now)
-        if step is HeartbeatAction.SEND_PING:
+        if step is _SEND_PING:
             actions += self.handle(Event.PING_DUE, now)
-        elif step is HeartbeatAction.PING_TIMEOUT:
+        elif step is _PING_TIMEOUT:
             actions += self.handle(Event.PING_TIMEOUT, now)
         return actions
 
@@ -191,13 +201,15 @@ class EngineSession:
         data: str | bytes | None,
         description: str | None,
     ) -> list[Action]:
-        self.ready = transition.ready
-        self.upgrade = transition.upgrade
+        if transition.ready is not self.ready or transition.upgrade is not self.upgrade:
+            self.ready = transition.ready
+            self.upgrade = transition.upgrade
+            self._events = self._table[(self.ready, self.upgrade)]
         out: list[Action] = []
         for act in transition.actions:
             if act in _INTERNAL:
                 self._bookkeep(act, now)
-            elif act is Act.CLOSED:
+            elif act is _ACT_CLOSED:
                 self.heartbeat.close()
                 self._probe_deadline = self._hold_deadline = self._close_deadline = None
                 said = transition.description if transition.description is not None else description

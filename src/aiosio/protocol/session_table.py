@@ -18,11 +18,24 @@ from typing import NamedTuple
 
 from .session import CloseReason, ReadyState
 
-__all__ = ["TABLES", "Act", "Event", "Role", "Row", "Transition", "Upgrade", "rows", "table"]
+__all__ = [
+    "BY_STATE",
+    "TABLES",
+    "Act",
+    "Event",
+    "Role",
+    "Row",
+    "Transition",
+    "Upgrade",
+    "rows",
+    "table",
+]
 
 
 class Role(StrEnum):
     """Which end of the session the table drives."""
+
+    __hash__ = str.__hash__  # hashed as its value (as it compares), at C speed
 
     SERVER = "server"
     CLIENT = "client"
@@ -30,6 +43,8 @@ class Role(StrEnum):
 
 class Upgrade(StrEnum):
     """Where the move from polling to a message transport (WebSocket) stands."""
+
+    __hash__ = str.__hash__
 
     NONE = "none"  # no candidate transport
     PROBING = (
@@ -41,6 +56,8 @@ class Upgrade(StrEnum):
 
 class Event(Enum):
     """What happened, as the table knows it (the machine classifies raw inputs into these)."""
+
+    __hash__ = object.__hash__  # members are singletons: hashed by identity, at C speed
 
     # on the active transport
     MESSAGE = "message packet"
@@ -78,6 +95,8 @@ class Event(Enum):
 
 class Act(Enum):
     """What the owner of the session must do, in the order given."""
+
+    __hash__ = object.__hash__
 
     DELIVER = "deliver the message"
     SEND_PING = "send 2 on the active transport"
@@ -285,3 +304,18 @@ def table(role: Role, pinger: bool) -> Table:
 TABLES: dict[tuple[Role, bool], Table] = {
     (role, pinger): table(role, pinger) for role in Role for pinger in (True, False)
 }
+
+ByState = dict[tuple[ReadyState, Upgrade], dict[Event, Transition]]
+
+
+def by_state(expanded: Table) -> ByState:
+    """The same table split by state: what each event does in one (ready, upgrade) state (the
+    machine looks its current state up once per change of state, and each event in that)."""
+    split: ByState = {(ready, upgrade): {} for ready in ReadyState for upgrade in Upgrade}
+    for (ready, upgrade, event), transition in expanded.items():
+        split[(ready, upgrade)][event] = transition
+    return split
+
+
+#: :data:`TABLES`, split by state.
+BY_STATE: dict[tuple[Role, bool], ByState] = {key: by_state(t) for key, t in TABLES.items()}
