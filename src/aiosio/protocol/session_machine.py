@@ -141,7 +141,8 @@ class EngineSession:
         way or done)."""
         if allowed and self.upgrade is _NONE and not self.closed:
             return self.handle(Event.PROBE_OFFERED, now)
-        return [Action(Act.REJECT_PROBE)]
+        # A closed session has no rows: its candidate is rejected all the same.
+        return self.handle(Event.PROBE_REFUSED, now) or [Action(Act.REJECT_PROBE)]
 
     def poll(self, now: float, buffered: bool) -> list[Action]:
         """A GET arrived (``buffered``: packets wait for it)."""
