@@ -189,7 +189,12 @@ async def test_oversize_and_binary_content_type_posts() -> None:
     sid, _ = await open_polling(eng)
     big = Request("POST", "/engine.io/", f"{Q}&sid={sid}", {}, b"", body_too_large=True)
     assert (await call(eng, big)).status == 413
-    assert rec.closes == [("transport error", "payload too large")]
+    # As the reference: the POST is refused, the session stays; the official client answers the
+    # 413 with a close packet, so the session ends with "transport close".
+    assert rec.closes == []
+    assert sid in eng.clients
+    assert (await call(eng, request("POST", f"{Q}&sid={sid}", b"1"))).status == 200
+    assert rec.closes == [("transport close", None)]
     sid2, _ = await open_polling(eng)
     octet = request(
         "POST", f"{Q}&sid={sid2}", b"4x", headers={"content-type": "application/octet-stream"}

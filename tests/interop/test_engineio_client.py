@@ -147,3 +147,17 @@ async def test_server_shutdown_closes_clients(engine: EngineStarter, node: NodeS
         assert (await eut.expect_event("close", sid=sid))["reason"] == "forced close"
     for client in (polling, websocket):
         await client.expect_event("close")
+
+
+async def test_oversize_message_over_polling_ends_with_transport_close(
+    engine: EngineStarter, node: NodeStarter
+) -> None:
+    # The POST is refused with 413; the session stays until the client, failing its POST, closes
+    # it with a close packet: "transport close" on the server, as the reference gives.
+    eut = await engine(max_http_buffer_size=1000)
+    client, sid = await connect(eut, node, "polling")
+    await client.send("send", data="x" * 5000)
+    closed = await eut.expect_event("close", sid=sid)
+    assert closed["reason"] == "transport close"
+    assert (await client.expect_event("close"))["reason"] == "transport error"
+    assert not eut.log.seen(lambda ev: ev["event"] == "message")

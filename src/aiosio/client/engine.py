@@ -2,8 +2,11 @@
 
 One :class:`EngineClient` is one Engine.IO session. It performs the handshake, answers the server's
 pings and closes the session with ``"ping timeout"`` when no ping arrives within ``ping_interval +
-ping_timeout``. Outgoing packets go through one writer task per session: while a long-polling POST
-is in flight, further packets wait and leave together in the next POST, as in the reference.
+ping_timeout``: the heartbeat and the upgrade are decided by the session machine the server uses
+(:mod:`aiosio.protocol.session_machine`, client role); this module performs its actions (the transports
+are in :mod:`aiosio.client.transports`). Outgoing packets go through one writer task per session:
+while a long-polling POST is in flight, further packets wait and leave together in the next POST,
+as in the reference.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
@@ -21,14 +25,22 @@ from aiohttp.abc import AbstractCookieJar
 
 from .. import _json
 from .._handlers import spawn
-from ..exceptions import ClientConnectionError, EngineProtocolError
 from ..protocol.engineio import (
     Packet,
     PacketType,
     decode_packet,
-    decode_payload,
     encode_packet,
-    encode_payload,
+)
+from ..protocol.session import CloseReason
+from ..protocol.session_machine import Action, EngineSession
+from ..protocol.session_table import Act, Event, Role, Upgrade
+from .transports import (
+    ERRORS,
+    Polling,
+    TransportError,
+    WebSocket,
+    as_transport_error,
+    payload_size,
 )
 
 __all__ = ["EngineClient", "TransportError"]
@@ -52,116 +64,13 @@ class _PriorWebSocket:
     success = False
 
 
-class TransportError(ClientConnectionError):
-    """A transport failed: an HTTP request was refused or broke, or a WebSocket failed.
-
-    ``description`` holds the underlying cause (an HTTP status, an exception) when there is one.
-    """
-
-    def __init__(self, message: str, description: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.description = description
-
-
-_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, EngineProtocolError, TransportError)
-
-
-def _wrap(exc: BaseException, message: str) -> TransportError:
-    return exc if isinstance(exc, TransportError) else TransportError(message, exc)
+def _text(frame: str | bytes) -> str:
+    """A text frame (the probe's packets are text)."""
+    return frame if isinstance(frame, str) else frame.decode()
 
 
 def _noop(*_args: Any) -> None:
     return None
-
-
-def _payload_size(packet: Packet) -> int:
-    data = packet.data
-    if data is None:
-        return 0
-    if isinstance(data, bytes):
-        return (len(data) + 2) // 3 * 4 + 1
-    return len(data.encode())
-
-
-class _Polling:
-    """HTTP long-polling: GET receives payloads, POST sends them."""
-
-    __slots__ = ("engine",)
-    name: Final = "polling"
-
-    def __init__(self, engine: EngineClient) -> None:
-        self.engine = engine
-
-    async def poll(self) -> list[Packet]:
-        engine = self.engine
-        async with engine.session.get(
-            engine.http_url, params=engine.params("polling", stamp=True), headers=engine.headers
-        ) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise TransportError("xhr poll error", _http_error(resp.status, body))
-        return decode_payload(body)
-
-    async def send(self, packets: list[Packet]) -> None:
-        engine = self.engine
-        headers = {**engine.headers, "Content-Type": "text/plain;charset=UTF-8"}
-        async with engine.session.post(
-            engine.http_url,
-            params=engine.params("polling", stamp=True),
-            headers=headers,
-            data=encode_payload(packets).encode(),
-        ) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise TransportError("xhr post error", _http_error(resp.status, body))
-
-    async def close(self) -> None:
-        return None
-
-
-class _WebSocket:
-    """One WebSocket: a frame per packet, binary messages as binary frames."""
-
-    __slots__ = ("ws",)
-    name: Final = "websocket"
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-
-    async def send(self, packets: list[Packet]) -> None:
-        ws = self.ws
-        for packet in packets:
-            frame = encode_packet(packet)
-            if isinstance(frame, bytes):
-                await ws.send_bytes(frame)
-            else:
-                await ws.send_str(frame)
-
-    async def receive(self) -> Packet | None:
-        """The next packet, or ``None`` once the WebSocket is closed."""
-        msg = await self.ws.receive()
-        if msg.type is aiohttp.WSMsgType.TEXT:
-            return decode_packet(msg.data)
-        if msg.type is aiohttp.WSMsgType.BINARY:
-            return Packet(PacketType.MESSAGE, msg.data)
-        if msg.type is aiohttp.WSMsgType.ERROR:
-            raise TransportError("websocket error", msg.data)
-        return None
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
-def _http_error(status: int, body: bytes) -> dict[str, Any]:
-    info: dict[str, Any] = {"status": status}
-    try:
-        parsed = _json.loads(body)
-    except ValueError:
-        return info
-    if isinstance(parsed, dict):
-        info.update(parsed)
-    return info
 
 
 class EngineClient:
@@ -177,9 +86,9 @@ class EngineClient:
         "_drained",
         "_idle",
         "_leftover",
+        "_machine",
         "_paused",
         "_pausing",
-        "_ping_deadline",
         "_ping_handle",
         "_probe_task",
         "_reader",
@@ -270,7 +179,7 @@ class EngineClient:
         self.ping_timeout = 20.0
         self.max_payload = 0
         self.upgrades: list[str] = []
-        self.transport: _Polling | _WebSocket | None = None
+        self.transport: Polling | WebSocket | None = None
         self.session: aiohttp.ClientSession = None  # type: ignore[assignment]
         self.on_message: Callable[[str | bytes], None] = _noop
         self.on_ping: Callable[[], None] = _noop
@@ -291,7 +200,8 @@ class EngineClient:
         self._pausing = False
         self._paused = asyncio.Event()
         self._ping_handle: asyncio.TimerHandle | None = None
-        self._ping_deadline = float("inf")
+        #: the session machine (heartbeat and upgrade), from :meth:`start` on
+        self._machine: EngineSession | None = None
         self._reader: asyncio.Future[Any] | None = None
         self._writer: asyncio.Future[Any] | None = None
         self._probe_task: asyncio.Future[Any] | None = None
@@ -345,7 +255,7 @@ class EngineClient:
                 await self._open_transport(first)
                 break
             except BaseException as exc:
-                if isinstance(exc, _ERRORS):
+                if isinstance(exc, ERRORS):
                     _PriorWebSocket.success = False
                     if self.try_all_transports and index + 1 < len(candidates):
                         _logger.debug("opening over %s failed (%r), trying the next", first, exc)
@@ -355,7 +265,7 @@ class EngineClient:
                 self._teardown = spawn(self._finalize(), _logger)
                 if isinstance(exc, TransportError):
                     raise
-                if isinstance(exc, _ERRORS):
+                if isinstance(exc, ERRORS):
                     what = "websocket error" if first == "websocket" else "xhr poll error"
                     raise TransportError(what, exc) from exc
                 raise
@@ -364,14 +274,14 @@ class EngineClient:
 
     async def _open_transport(self, first: str) -> None:
         if first == "websocket":
-            ws_transport = _WebSocket(await self._ws_connect())
+            ws_transport = WebSocket(await self._ws_connect())
             self.transport = ws_transport
             packet = await ws_transport.receive()
             if packet is None or packet.type is not PacketType.OPEN:
                 raise TransportError("websocket error", "no handshake")
             self._handshake(packet)
         else:
-            polling = _Polling(self)
+            polling = Polling(self)
             self.transport = polling
             packets = await polling.poll()
             if packets[0].type is not PacketType.OPEN:
@@ -391,10 +301,21 @@ class EngineClient:
         """Begin reading, writing, heartbeat supervision and (for polling) the upgrade probe."""
         if self.state != "open":
             return
-        self._reset_ping_timeout()
+        # The client probes without a deadline of its own, as the reference's does.
+        self._machine = EngineSession(
+            Role.CLIENT,
+            self.id or "",
+            max(self.ping_interval, 1e-3),
+            max(self.ping_timeout, 1e-3),
+            math.inf,
+            asyncio.get_running_loop().time(),
+            pinger=False,
+            polling=not isinstance(self.transport, WebSocket),
+        )
+        self._reschedule()
         self._writer = spawn(self._write_loop(), _logger)
         transport = self.transport
-        if isinstance(transport, _WebSocket):
+        if isinstance(transport, WebSocket):
             self._reader = spawn(self._ws_loop(transport), _logger)
         else:
             self._reader = spawn(self._poll_loop(), _logger)
@@ -413,12 +334,14 @@ class EngineClient:
 
     def ping_expired(self) -> bool:
         """Whether the ping deadline passed; if so the session closes soon with "ping timeout"."""
-        if self.state != "open":
+        machine = self._machine
+        if self.state != "open" or machine is None:
             return False
         loop = asyncio.get_running_loop()
-        if loop.time() > self._ping_deadline:
-            self._ping_deadline = float("inf")
-            loop.call_soon(self._close_now, "ping timeout", None)
+        deadline = machine.heartbeat.next_deadline()
+        if deadline is not None and loop.time() > deadline:
+            actions = machine.time_passed(loop.time())
+            loop.call_soon(self._run, actions)
             return True
         return False
 
@@ -479,25 +402,49 @@ class EngineClient:
         self._drained.clear()
         self._wake.set()
 
-    def _reset_ping_timeout(self) -> None:
-        if self._ping_handle is not None:
-            self._ping_handle.cancel()
-        loop = asyncio.get_running_loop()
-        delay = self.ping_interval + self.ping_timeout
-        self._ping_deadline = loop.time() + delay
-        self._ping_handle = loop.call_later(delay, self._close_now, "ping timeout", None)
+    def _reschedule(self) -> None:
+        machine = self._machine
+        deadline = machine.next_deadline() if machine is not None else None
+        if deadline is None:
+            return
+        handle = self._ping_handle
+        if handle is not None:
+            if handle.when() == deadline:
+                return
+            handle.cancel()
+        self._ping_handle = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._ping_handle = None
+        if self._machine is not None:
+            self._run(self._machine.time_passed(asyncio.get_running_loop().time()))
 
     def _on_packet(self, packet: Packet) -> None:
-        kind = packet.type
-        if kind is PacketType.MESSAGE:
+        if packet.type is PacketType.MESSAGE:
+            # A documented bypass of the machine: a message changes no state.
             data = packet.data
             self.on_message("" if data is None else data)
-        elif kind is PacketType.PING:
-            self._send_packet(Packet(PacketType.PONG))
-            self.on_ping()
-            self._reset_ping_timeout()
-        elif kind is PacketType.CLOSE:
-            self._close_now("transport close", "transport closed by the server")
+            return
+        machine = self._machine
+        if machine is not None:
+            self._run(machine.packet(packet, asyncio.get_running_loop().time()))
+
+    def _run(self, actions: list[Action]) -> None:
+        """Perform what the session machine asks (the heartbeat's and the server's close)."""
+        for action in actions:
+            kind = action.kind
+            if kind is Act.SEND_PONG:
+                self._send_packet(Packet(PacketType.PONG, action.data))
+            elif kind is Act.EMIT_HEARTBEAT:
+                self.on_ping()
+            elif kind is Act.CLOSED:
+                if action.reason is CloseReason.TRANSPORT_CLOSE:
+                    self._close_now("transport close", "transport closed by the server")
+                else:
+                    reason = action.reason.value if action.reason is not None else "forced close"
+                    self._close_now(reason, action.description)
+                return
+        self._reschedule()
 
     def _fail(self, exc: BaseException) -> None:
         if self.state == "closed":
@@ -509,10 +456,10 @@ class EngineClient:
 
     def _take_writable(self) -> list[Packet]:
         buffer = self._buffer
-        if self.max_payload and isinstance(self.transport, _Polling) and len(buffer) > 1:
+        if self.max_payload and isinstance(self.transport, Polling) and len(buffer) > 1:
             size = 1
             for i, packet in enumerate(buffer):
-                size += _payload_size(packet)
+                size += payload_size(packet)
                 if i > 0 and size > self.max_payload:
                     taken = buffer[:i]
                     del buffer[:i]
@@ -539,13 +486,13 @@ class EngineClient:
                         self._idle.set()
                 if not self._buffer:
                     self._drained.set()
-        except _ERRORS as exc:
+        except ERRORS as exc:
             self._drained.set()
-            self._fail(_wrap(exc, "write error"))
+            self._fail(as_transport_error(exc, "write error"))
 
     async def _poll_loop(self) -> None:
         transport = self.transport
-        assert isinstance(transport, _Polling)
+        assert isinstance(transport, Polling)
         try:
             leftover, self._leftover = self._leftover, []
             for packet in leftover:
@@ -558,13 +505,13 @@ class EngineClient:
                     if self.closed:
                         return
                     self._on_packet(packet)
-        except _ERRORS as exc:
-            self._fail(_wrap(exc, "xhr poll error"))
+        except ERRORS as exc:
+            self._fail(as_transport_error(exc, "xhr poll error"))
         finally:
             if self._pausing:
                 self._paused.set()
 
-    async def _ws_loop(self, transport: _WebSocket) -> None:
+    async def _ws_loop(self, transport: WebSocket) -> None:
         try:
             while self.state != "closed":
                 packet = await transport.receive()
@@ -572,19 +519,29 @@ class EngineClient:
                     self._close_now("transport close", "websocket connection closed")
                     return
                 self._on_packet(packet)
-        except _ERRORS as exc:
-            self._fail(_wrap(exc, "websocket error"))
+        except ERRORS as exc:
+            self._fail(as_transport_error(exc, "websocket error"))
 
     def _alive(self) -> bool:
         return self.state in ("open", "closing")
 
     async def _probe(self) -> None:
         ws: aiohttp.ClientWebSocketResponse | None = None
+        machine = self._machine
+        assert machine is not None
+        loop = asyncio.get_running_loop()
         try:
             ws = await self._ws_connect()
-            await ws.send_str("2probe")
+            if not self._expect(machine.probe_offered(loop.time()), Act.SEND_PROBE):
+                return
+            await ws.send_str(_text(encode_packet(Packet(PacketType.PING, "probe"))))
             msg = await ws.receive()
-            if msg.type is not aiohttp.WSMsgType.TEXT or msg.data != "3probe":
+            reply = (
+                decode_packet(msg.data)
+                if msg.type is aiohttp.WSMsgType.TEXT and msg.data
+                else Packet(PacketType.NOOP)
+            )
+            if not self._expect(machine.probe_packet(reply, loop.time()), Act.PAUSE_POLL):
                 raise TransportError("probe error", msg.data)
             if not self._alive():
                 return
@@ -596,7 +553,9 @@ class EngineClient:
             await self._idle.wait()
             if not self._alive():
                 return
-            transport = _WebSocket(ws)
+            if not self._expect(machine.handle(Event.POLL_PAUSED, loop.time()), Act.SWITCH):
+                return
+            transport = WebSocket(ws)
             ws = None
             self.transport = transport
             await transport.send([Packet(PacketType.UPGRADE)])
@@ -608,20 +567,27 @@ class EngineClient:
             _PriorWebSocket.success = True
             _logger.debug("engine %s upgraded to websocket", self.id)
             self.on_upgrade("websocket")
-        except _ERRORS as exc:
+        except ERRORS as exc:
             _logger.debug("engine %s upgrade failed: %r", self.id, exc)
         finally:
+            if machine.upgrade in (Upgrade.PROBING, Upgrade.UPGRADING):
+                machine.handle(Event.PROBE_CLOSED, loop.time())
             if self._upgrading:
                 self._resume_polling()
             if ws is not None:
                 await ws.close()
+
+    @staticmethod
+    def _expect(actions: list[Action], wanted: Act) -> bool:
+        """Whether the machine's answer to a step of the probe goes on with ``wanted``."""
+        return any(action.kind is wanted for action in actions)
 
     def _resume_polling(self) -> None:
         self._upgrading = False
         self._upgraded.set()
         self._pausing = False
         self._paused.clear()
-        if isinstance(self.transport, _Polling) and self._alive():
+        if isinstance(self.transport, Polling) and self._alive():
             if self._reader is None or self._reader.done():
                 self._reader = spawn(self._poll_loop(), _logger)
             self._wake.set()
@@ -632,6 +598,8 @@ class EngineClient:
             return
         self.state = "closed"
         self._buffer = []
+        if self._machine is not None:
+            self._machine.handle(Event.DISCARD)
         if self._teardown is None:
             self._teardown = spawn(self._finalize(), _logger)
         on_close = self.on_close
@@ -644,13 +612,13 @@ class EngineClient:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 if self._upgrading:
                     await self._upgraded.wait()
-                if isinstance(self.transport, _Polling) and self.state == "closing":
+                if isinstance(self.transport, Polling) and self.state == "closing":
                     self._buffer.append(Packet(PacketType.CLOSE))
                     self._drained.clear()
                     self._wake.set()
                 if self._buffer or self._sending:
                     await self._drained.wait()
-        except _ERRORS:
+        except ERRORS:
             pass
         self.state = "closed"
         await self._finalize()
@@ -668,8 +636,8 @@ class EngineClient:
         if pending:
             await asyncio.wait(pending)
         transport = self.transport
-        if isinstance(transport, _WebSocket):
-            with contextlib.suppress(*_ERRORS):
+        if isinstance(transport, WebSocket):
+            with contextlib.suppress(*ERRORS):
                 await transport.close()
         if self.session is not None:
             await self.session.close()

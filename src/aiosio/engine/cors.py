@@ -61,22 +61,8 @@ class CorsPolicy:
             )
             if opts:
                 raise ValueError(f"unknown cors options: {sorted(opts)}")
-            return policy._prepared()
-        return cls(origin=option)._prepared()
-
-    def _prepared(self) -> CorsPolicy:
-        origin = self.origin
-        if isinstance(origin, str) or callable(origin) or isinstance(origin, bool):
-            return self
-        return CorsPolicy(
-            self.origin,
-            self.credentials,
-            self.methods,
-            self.allowed_headers,
-            self.exposed_headers,
-            self.max_age,
-            frozenset(origin),
-        )
+            return _with_origin_set(policy)
+        return _with_origin_set(cls(origin=option))
 
     def _allow_origin(self, origin: str | None) -> tuple[str | None, bool]:
         """The Access-Control-Allow-Origin value and whether it varies with the request."""
@@ -142,3 +128,19 @@ class CorsPolicy:
         if self.max_age is not None:
             out.append(("Access-Control-Max-Age", str(self.max_age)))
         return out
+
+
+def _with_origin_set(policy: CorsPolicy) -> CorsPolicy:
+    """The policy, with a list of origins also held as a set for the lookups."""
+    origin = policy.origin
+    if isinstance(origin, str) or callable(origin) or isinstance(origin, bool):
+        return policy
+    return CorsPolicy(
+        policy.origin,
+        policy.credentials,
+        policy.methods,
+        policy.allowed_headers,
+        policy.exposed_headers,
+        policy.max_age,
+        frozenset(origin),
+    )

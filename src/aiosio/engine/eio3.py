@@ -18,12 +18,12 @@ from ..exceptions import EngineProtocolError
 from ..protocol import engineio3
 from ..protocol.engineio import Packet, PacketType
 from .http import PreparedMessages, Request
-from .polling import PollingTransport, as_packets
+from .polling import HttpAnswers, PollingTransport, as_packets
+from .transport import TransportEvents
 from .websocket import WebSocketTransport
 
 if TYPE_CHECKING:
     from .http import WebSocketConnection
-    from .socket import EngineSocket
 
 __all__ = [
     "JsonpPolling",
@@ -58,8 +58,8 @@ class PollingTransportV3(PollingTransport):
 
     binary_posts: ClassVar[bool] = True
 
-    def __init__(self, socket: EngineSocket, binary: bool) -> None:
-        super().__init__(socket)
+    def __init__(self, events: TransportEvents, http: HttpAnswers, binary: bool) -> None:
+        super().__init__(events, http)
         self.supports_binary = binary
 
     def encode(self, packets: Sequence[Packet | str]) -> tuple[bytes, str]:
@@ -80,33 +80,23 @@ class WebSocketTransportV3(WebSocketTransport):
     __slots__ = ("supports_binary",)
 
     def __init__(
-        self,
-        socket: EngineSocket,
-        connection: WebSocketConnection,
-        probing: bool,
-        binary: bool,
+        self, events: TransportEvents, connection: WebSocketConnection, binary: bool
     ) -> None:
-        super().__init__(socket, connection, probing)
+        super().__init__(events, connection)
         self.supports_binary = binary
 
-    def on_message(self, data: str | bytes) -> None:
-        """Handle one frame: text frames but ``b`` ones read as in v4; the rest with v3's framing."""
+    def on_frame(self, data: str | bytes) -> None:
+        """Decode one frame: text frames but ``b`` ones read as in v4; the rest with v3's framing."""
         if type(data) is str and data[:1] != "b":
-            super().on_message(data)
+            super().on_frame(data)
             return
         try:
             packet = engineio3.decode_packet(data)
         except EngineProtocolError as exc:
-            logger.info("session of %s: bad websocket packet: %s", self.socket.peer, exc)
-            if self.probing:
-                self.socket._on_probe_failed(self)
-            else:
-                self.socket._on_parse_error(str(exc))
+            logger.info("session of %s: bad websocket packet: %s", self.events.peer, exc)
+            self.events.transport_parse_error(self, str(exc))
             return
-        if self.probing:
-            self.socket._on_probe_packet(self, packet)
-        else:
-            self.socket._on_packet(packet)
+        self.events.transport_packet(self, packet)
 
     def send_packet(self, packet: Packet) -> None:
         """Write one packet with v3's framing."""
@@ -178,8 +168,8 @@ class JsonpPolling(_JsonpMixin, PollingTransport):
 
     __slots__ = ("head",)
 
-    def __init__(self, socket: EngineSocket, index: str) -> None:
-        super().__init__(socket)
+    def __init__(self, events: TransportEvents, http: HttpAnswers, index: str) -> None:
+        super().__init__(events, http)
         self.head = f"___eio[{index}]("
 
     def encode(self, packets: Sequence[Packet | str]) -> tuple[bytes, str]:
@@ -197,8 +187,8 @@ class JsonpPollingV3(_JsonpMixin, PollingTransportV3):
 
     __slots__ = ("head",)
 
-    def __init__(self, socket: EngineSocket, index: str) -> None:
-        super().__init__(socket, False)
+    def __init__(self, events: TransportEvents, http: HttpAnswers, index: str) -> None:
+        super().__init__(events, http, False)
         self.head = f"___eio[{index}]("
 
     def encode(self, packets: Sequence[Packet | str]) -> tuple[bytes, str]:

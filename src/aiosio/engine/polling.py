@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from ..exceptions import EngineProtocolError
 from ..protocol.engineio import (
@@ -17,21 +17,15 @@ from ..protocol.engineio import (
 )
 from .errors import ErrorCode
 from .http import PreparedMessages, Request, Response
+from .transport import Transport, TransportEvents
 
-if TYPE_CHECKING:
-    from .socket import EngineSocket
-
-__all__ = ["PollingTransport", "as_packets"]
+__all__ = ["HttpAnswers", "PollingTransport", "as_packets"]
 
 logger = logging.getLogger("aiosio.engine")
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
-#: How long a GET that arrives mid-upgrade is held before a noop answers it (the reference checks
-#: every 100 ms). The client's ``5`` may be on its way over the WebSocket, and a host can hand us
-#: the GET first (uvicorn's ``websockets`` implementation does); the ``5`` then answers it 400.
-_UPGRADE_HOLD = 0.1
 
 
 def as_packets(items: Sequence[Packet | str]) -> list[Packet]:
@@ -39,10 +33,30 @@ def as_packets(items: Sequence[Packet | str]) -> list[Packet]:
     return [Packet(PacketType.MESSAGE, i[1:]) if type(i) is str else i for i in items]  # type: ignore[misc]
 
 
-class PollingTransport:
+class HttpAnswers(Protocol):
+    """How a polling transport answers its requests: the server's HTTP responses (headers, CORS,
+    compression) and refusals."""
+
+    def respond(
+        self,
+        request: Request,
+        respond: Callable[[Response], None],
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        *,
+        compress: bool = False,
+    ) -> None:
+        """Answer ``request`` (with the headers every polling response carries)."""
+
+    def refuse(self, request: Request, code: ErrorCode, context: dict[str, Any]) -> Response:
+        """The error response refusing ``request``."""
+
+
+class PollingTransport(Transport):
     """Buffers packets until the client's next GET and decodes the payloads it POSTs.
 
-    At most one GET is held at a time; a second concurrent GET is a protocol error.
+    At most one GET is held at a time; a second concurrent GET is answered 400 and reported.
     """
 
     __slots__ = (
@@ -51,18 +65,21 @@ class PollingTransport:
         "_closed",
         "_compress",
         "_flush_scheduled",
-        "_hold_timer",
+        "_held",
         "_pending",
         "_pending_request",
-        "socket",
+        "http",
+        "loop",
     )
 
     name: ClassVar[str] = "polling"
     #: whether a POST may carry an ``application/octet-stream`` payload (protocol v3 only)
     binary_posts: ClassVar[bool] = False
 
-    def __init__(self, socket: EngineSocket) -> None:
-        self.socket = socket
+    def __init__(self, events: TransportEvents, http: HttpAnswers) -> None:
+        super().__init__(events)
+        self.http = http
+        self.loop = asyncio.get_running_loop()
         # Packets, or messages already in their payload form ("4" + text): a broadcast's text is
         # queued as the very string every other session queues, never copied per session.
         self._buffer: list[Packet | str] = []
@@ -73,7 +90,8 @@ class PollingTransport:
         self._closed = False
         #: whether a packet waiting for the next GET may be compressed (``http_compression``)
         self._compress = False
-        self._hold_timer: asyncio.TimerHandle | None = None
+        #: a GET held mid-upgrade: nothing answers it until :meth:`release` (or the upgrade)
+        self._held = False
 
     @property
     def buffered_amount(self) -> int:
@@ -84,6 +102,10 @@ class PollingTransport:
     def writable(self) -> bool:
         """True while a GET is held open."""
         return self._pending is not None
+
+    def must_drain(self) -> bool:
+        """True while packets wait, or no GET is there to take the close packet."""
+        return bool(self._buffered_bytes) or self._pending is None
 
     # -- sending --------------------------------------------------------------------------------
     def send_packet(self, packet: Packet, compress: bool = True) -> None:
@@ -98,11 +120,11 @@ class PollingTransport:
         self._buffer.append(packet)
         data = packet.data
         self._buffered_bytes += len(data) + 1 if data is not None else 1
-        if self._pending is not None and not self._flush_scheduled and self._hold_timer is None:
+        if self._pending is not None and not self._flush_scheduled and not self._held:
             # Several sends in one loop iteration go out in one payload (a GET held mid-upgrade
             # waits: the packets may belong on the WebSocket).
             self._flush_scheduled = True
-            self.socket.loop.call_soon(self.flush)
+            self.loop.call_soon(self.flush)
 
     def send_message(self, data: str | bytes, compress: bool = True) -> int:
         """Queue one message packet; return the bytes waiting for the next GET."""
@@ -125,15 +147,15 @@ class PollingTransport:
         self._buffered_bytes += size
         if compress:
             self._compress = True
-        if self._pending is not None and not self._flush_scheduled and self._hold_timer is None:
+        if self._pending is not None and not self._flush_scheduled and not self._held:
             self._flush_scheduled = True
-            self.socket.loop.call_soon(self.flush)
+            self.loop.call_soon(self.flush)
         return self._buffered_bytes
 
     def flush(self) -> None:
         """Answer the held GET (if any) with what is buffered now."""
         self._flush_scheduled = False
-        if self._pending is not None and self._buffer:
+        if self._pending is not None and self._buffer and not self._held:
             self._write(self._take_buffer())
 
     def _take_buffer(self) -> list[Packet | str]:
@@ -145,20 +167,18 @@ class PollingTransport:
     def _take_pending(self) -> tuple[Callable[[Response], None], Request]:
         respond, request = self._pending, self._pending_request
         self._pending = self._pending_request = None
+        self._held = False
         assert respond is not None
         assert request is not None
         request.on_abort = None
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
         return respond, request
 
     def _write(self, packets: list[Packet | str]) -> None:
         respond, request = self._take_pending()
         body, content_type = self.encode(packets)
         compress, self._compress = self._compress, False
-        self.socket.server._respond(request, respond, 200, body, content_type, compress=compress)
-        self.socket._on_drain()
+        self.http.respond(request, respond, 200, body, content_type, compress=compress)
+        self.events.transport_drained(self)
 
     def encode(self, packets: Sequence[Packet | str]) -> tuple[bytes, str]:
         """A response body for ``packets`` (packets, or messages in their payload form) and its
@@ -176,27 +196,35 @@ class PollingTransport:
         for part in text.split(SEPARATOR):
             yield decode_packet(part)
 
-    def release_with_noop(self) -> None:
-        """Answer a held GET with a noop (the upgrade asks the client to stop polling)."""
+    # -- what the session asks ------------------------------------------------------------------
+    def hold(self) -> None:
+        """Keep the GET (mid-upgrade): nothing answers it until :meth:`release` or the upgrade."""
         if self._pending is not None:
+            self._held = True
+
+    def release(self) -> None:
+        """Answer a held GET with what is buffered, or a noop (the upgrade asks the client to stop
+        polling)."""
+        if self._pending is not None:
+            self._held = False
             self._write(self._take_buffer() or [_NOOP])
 
-    def refuse_held(self) -> None:
-        """Answer a GET held mid-upgrade with 400: the upgrade completed, the session left polling.
+    def answer_close(self) -> None:
+        """Answer the GET with a close packet and end."""
+        self.close()
 
-        The client sent it after its ``5`` (it stops polling before sending ``5``), so it gets
-        what any later polling request gets; what is buffered goes over the WebSocket.
-        """
-        if self._pending is None:
-            return
-        respond, request = self._take_pending()
-        server = self.socket.server
-        respond(server._refuse(request, ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"}))
-
-    def flush_into(self, send: Callable[[Packet], None]) -> None:
-        """Hand every buffered packet to ``send`` (used when the session moves to another transport)."""
+    def hand_over(self, send: Callable[[Packet], None]) -> None:
+        """The session moved to another transport: a GET held mid-upgrade gets 400 (the client sent
+        it after its ``5``, it gets what any later polling request gets), what is buffered goes to
+        ``send``, and the transport ends."""
+        if self._pending is not None:
+            respond, request = self._take_pending()
+            respond(
+                self.http.refuse(request, ErrorCode.BAD_REQUEST, {"name": "TRANSPORT_MISMATCH"})
+            )
         for packet in as_packets(self._take_buffer()):
             send(packet)
+        self.close()
 
     def close(self) -> None:
         """Release the held GET with the remaining packets and a close packet."""
@@ -211,69 +239,56 @@ class PollingTransport:
         self._buffered_bytes = 0
 
     # -- requests -------------------------------------------------------------------------------
-    def on_request(self, request: Request, respond: Callable[[Response], None]) -> None:
+    def on_request(self, request: Request, respond: Callable[[Response], None]) -> bool:
         """Route a polling request of this session."""
         if request.method == "GET":
             self._on_get(request, respond)
         elif request.method == "POST":
             self._on_post(request, respond)
         else:
-            self.socket.server._respond(request, respond, 500, b"", None)
+            self.http.respond(request, respond, 500, b"", None)
+        return True
 
     def _on_get(self, request: Request, respond: Callable[[Response], None]) -> None:
-        socket = self.socket
         if self._pending is not None:
-            logger.info("session of %s: overlapping GET requests", socket.peer)
-            socket.server._respond(request, respond, 400, b"", None)
-            socket._on_error("overlap from client")
+            logger.info("session of %s: overlapping GET requests", self.events.peer)
+            self.http.respond(request, respond, 400, b"", None)
+            self.events.poll_overlap(self)
             return
         self._pending = respond
         self._pending_request = request
-        if socket._upgrading and not socket._closing:
-            # Held until the upgrade settles: the ``5`` answers it 400, else a noop (or what is
-            # buffered by then) does.
-            request.on_abort = self._on_abort
-            self._hold_timer = socket.loop.call_later(_UPGRADE_HOLD, self.release_with_noop)
-        elif self._buffer:
-            self._write(self._take_buffer())
-        elif socket._closing:
-            self._closed = True
-            self._write([_CLOSE])
-            socket._finish_close()
-        else:
-            request.on_abort = self._on_abort
+        request.on_abort = self._on_abort
+        self.events.poll_started(self, bool(self._buffer))
 
     def _on_abort(self) -> None:
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
         self._pending = self._pending_request = None
-        self.socket._on_error("poll connection closed prematurely")
+        self._held = False
+        self.events.poll_aborted(self)
 
     def _on_post(self, request: Request, respond: Callable[[Response], None]) -> None:
-        socket = self.socket
-        server = socket.server
+        events = self.events
+        http = self.http
         if request.body_too_large:
-            logger.info("session of %s: POST body over max_http_buffer_size", socket.peer)
-            server._respond(request, respond, 413, b"", None)
-            socket._on_error("payload too large")
+            # As the reference: 413, and the session stays (the client closes it).
+            logger.info("session of %s: POST body over max_http_buffer_size", events.peer)
+            http.respond(request, respond, 413, b"", None)
             return
         binary = request.headers.get("content-type") == "application/octet-stream"
         if binary and not self.binary_posts:
-            server._respond(request, respond, 400, b"", None)
-            socket._on_error("invalid content")
+            http.respond(request, respond, 400, b"", None)
+            events.transport_error(self, "invalid content")
             return
         # Packets before a bad one are delivered, as the reference does, then the session closes.
         try:
             for packet in self.decode(request.body, binary):
-                if socket._closed:
+                if self._closed:
                     break
-                socket._on_packet(packet)
+                events.transport_packet(self, packet)
         except EngineProtocolError as exc:
-            logger.info("session of %s: bad polling payload: %s", socket.peer, exc)
-            socket._on_parse_error(str(exc))
+            logger.info("session of %s: bad polling payload: %s", events.peer, exc)
+            events.transport_parse_error(self, str(exc))
         if self._flush_scheduled:
             # What the handlers of these packets sent leaves now, in one payload, ahead of the
             # POST's answer (as the reference orders them), not one loop iteration later.
             self.flush()
-        server._respond(request, respond, 200, b"ok", "text/html")
+        http.respond(request, respond, 200, b"ok", "text/html")

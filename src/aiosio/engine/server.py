@@ -257,7 +257,7 @@ class EngineServer:
                 return ErrorCode.FORBIDDEN, {"name": "FORBIDDEN_ORIGIN", "hint": refusal}
         return None
 
-    def _refuse(
+    def refuse(
         self,
         request: Request,
         code: ErrorCode,
@@ -311,7 +311,7 @@ class EngineServer:
         def refuse(
             code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
         ) -> None:
-            respond(self._refuse(request, code, context, message, status))
+            respond(self.refuse(request, code, context, message, status))
 
         failure = self._verify(request, upgrade=False)
         if failure is not None:
@@ -319,12 +319,8 @@ class EngineServer:
             return
         sid = request.query.get("sid")
         if sid:
-            socket = self.clients[sid]
-            polling = socket._polling
-            if polling is None or polling is not socket._transport:
+            if not self.clients[sid].polling_request(request, respond):
                 refuse(ErrorCode.BAD_REQUEST, {"name": "UPGRADED"}, None, None)
-                return
-            polling.on_request(request, respond)
             return
         self._start_handshake(request, lambda: self._open_polling(request, respond), refuse)
 
@@ -338,7 +334,7 @@ class EngineServer:
         if failure is not None:
             if failure[0] is ErrorCode.FORBIDDEN:
                 # A foreign origin: 403 with the JSON error body, as for polling.
-                connection.reject(self._refuse(request, *failure))
+                connection.reject(self.refuse(request, *failure))
             else:
                 refuse(*failure, None, None)
             return
@@ -346,18 +342,10 @@ class EngineServer:
         sid = query.get("sid")
         if sid:
             socket = self.clients[sid]
-            transport = self._websocket_transport(socket, request, connection, probing=True)
+            transport = self._websocket_transport(socket, request, connection)
             connection.accept(transport)
-            if (
-                query.get("transport") != "websocket"
-                or not self.allow_upgrades
-                or socket._probe is not None
-                or socket._polling is None
-            ):
-                logger.debug("session %s: refusing a second websocket", sid)
-                transport.close()
-                return
-            socket._begin_upgrade(transport)
+            allowed = query.get("transport") == "websocket" and self.allow_upgrades
+            socket.offer_upgrade(transport, allowed)
             return
         self._start_handshake(request, lambda: self._open_websocket(request, connection), refuse)
 
@@ -419,26 +407,25 @@ class EngineServer:
             protocol = protocol_of(request)
         return EngineSocket(self, sid, request, transport_name, protocol)
 
-    @staticmethod
-    def _polling_transport(socket: EngineSocket, request: Request) -> PollingTransport:
+    def _polling_transport(self, socket: EngineSocket, request: Request) -> PollingTransport:
         jsonp = jsonp_index(request)
         if jsonp is not None:
             return (
-                JsonpPollingV3(socket, jsonp)
+                JsonpPollingV3(socket, self, jsonp)
                 if socket.protocol == 3
-                else JsonpPolling(socket, jsonp)
+                else JsonpPolling(socket, self, jsonp)
             )
         if socket.protocol == 3:
-            return PollingTransportV3(socket, supports_binary(request))
-        return PollingTransport(socket)
+            return PollingTransportV3(socket, self, supports_binary(request))
+        return PollingTransport(socket, self)
 
     @staticmethod
     def _websocket_transport(
-        socket: EngineSocket, request: Request, connection: WebSocketConnection, probing: bool
+        socket: EngineSocket, request: Request, connection: WebSocketConnection
     ) -> WebSocketTransport:
         if socket.protocol == 3:
-            return WebSocketTransportV3(socket, connection, probing, supports_binary(request))
-        return WebSocketTransport(socket, connection, probing=probing)
+            return WebSocketTransportV3(socket, connection, supports_binary(request))
+        return WebSocketTransport(socket, connection)
 
     def _open_packets(self, socket: EngineSocket, upgrades: list[str]) -> list[Packet]:
         packets = [
@@ -462,10 +449,10 @@ class EngineServer:
             else []
         )
         polling = self._polling_transport(socket, request)
-        socket._start(polling)
+        socket.attach(polling)
         self.clients[socket.id] = socket
         body, content_type = polling.encode(self._open_packets(socket, upgrades))
-        self._respond(
+        self.respond(
             request, respond, 200, body, content_type, initial_sid=socket.id, compress=True
         )
         logger.debug("session %s opened over polling", socket.id)
@@ -473,8 +460,8 @@ class EngineServer:
 
     def _open_websocket(self, request: Request, connection: WebSocketConnection) -> None:
         socket = self._new_socket(request, "websocket")
-        transport = self._websocket_transport(socket, request, connection, probing=False)
-        socket._start(transport)
+        transport = self._websocket_transport(socket, request, connection)
+        socket.attach(transport)
         self.clients[socket.id] = socket
         connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):
@@ -563,7 +550,7 @@ class EngineServer:
         self._emit("connection", socket)
 
     # -- helpers used by sessions ---------------------------------------------------------------
-    def _respond(
+    def respond(
         self,
         request: Request,
         respond: Respond,
@@ -574,6 +561,8 @@ class EngineServer:
         initial_sid: str | None = None,
         compress: bool = False,
     ) -> None:
+        """Answer a polling request: the content type, compression, CORS, and on a 200 the header
+        hooks (and the cookie on a handshake)."""
         headers: list[tuple[str, str]] = []
         if content_type is not None:
             headers.append(("Content-Type", content_type))
@@ -610,23 +599,10 @@ class EngineServer:
     def _cors_headers(self, request: Request) -> list[tuple[str, str]]:
         return self.cors.headers(request) if self.cors is not None else []
 
-    def _forget(self, socket: EngineSocket) -> None:
+    def forget(self, socket: EngineSocket) -> None:
+        """Drop a closed session (the session calls it as it closes)."""
         if self.clients.get(socket.id) is socket:
             del self.clients[socket.id]
-
-    def _check_buffer(self, socket: EngineSocket) -> None:
-        waiting = socket.buffered_amount
-        if waiting > self.max_write_buffer_size:
-            client = socket.request.client
-            logger.warning(
-                "closing a %s session of %s: %d bytes wait for a client that does not read "
-                "(max_write_buffer_size is %d)",
-                socket.transport,
-                client[0] if client is not None else "?",
-                waiting,
-                self.max_write_buffer_size,
-            )
-            socket._on_error("write buffer overflow")
 
     def _emit(self, event: str, *args: Any) -> None:
         for fn in tuple(self._listeners.get(event, ())):

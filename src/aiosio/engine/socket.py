@@ -5,39 +5,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from ..protocol.engineio import Packet, PacketType
-from ..protocol.session import (
-    CloseReason,
-    HeartbeatAction,
-    ProbeStep,
-    ReadyState,
-    Session,
-    UpgradeProbe,
-)
-from .http import PreparedMessages, Request
-from .polling import PollingTransport
-from .websocket import WebSocketTransport
-
-if TYPE_CHECKING:
-    from .server import EngineServer
+from ..protocol.session import CloseReason
+from ..protocol.session_machine import Action, EngineSession
+from ..protocol.session_table import Act, Event, Role
+from .candidate import Candidate
+from .http import PreparedMessages, Request, Response
+from .transport import Transport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["EngineSocket", "prepare"]
+__all__ = ["EngineSocket", "SessionHost", "prepare"]
 
 logger = logging.getLogger("aiosio.engine")
 
+# Enum members read once: an attribute of an enum class costs a Python-level lookup (Python 3.11).
+_SERVER = Role.SERVER
+_MESSAGE = PacketType.MESSAGE
+_CLOSED = Act.CLOSED
 _PING = Packet(PacketType.PING)
-_PONG_PROBE = "3probe"
+_PONG_PROBE = Packet(PacketType.PONG, "probe")
 _EVENTS = frozenset(
     {"message", "receive", "send", "close", "upgrade", "upgrading", "drain", "packet", "heartbeat"}
 )
-#: How long a polling session waits for its next GET to deliver a close packet (the reference's value).
-_CLOSE_TIMEOUT = 30.0
 
 Listener = Callable[..., Any]
+
+
+class SessionHost(Protocol):
+    """What a session needs of the server that made it: its options, and to be forgotten."""
+
+    ping_interval: float
+    ping_timeout: float
+    upgrade_timeout: float
+    max_write_buffer_size: int
+
+    def forget(self, socket: EngineSocket) -> None:
+        """Drop a closed session."""
 
 
 def prepare(messages: Iterable[str | bytes]) -> PreparedMessages:
@@ -53,25 +59,25 @@ class EngineSocket:
     and ``"send"``: each incoming and outgoing message (``str | bytes``), called before the message is
     handled or written, costing nothing while nobody listens. Send with :meth:`send`; end with
     :meth:`close`.
+
+    The protocol is decided by :attr:`session` (the sans-I/O
+    :class:`~aiosio.protocol.session_machine.EngineSession`); this object performs its actions on
+    the transports and the clock. It is also the :class:`~aiosio.engine.transport.TransportEvents`
+    its active transport reports to (the ``transport_*`` and ``poll_*`` methods).
     """
 
     __slots__ = (
-        "_close_deadline",
-        "_closing",
         "_counting",
         "_listeners",
         "_message_fn",
-        "_on_message_fn",
-        "_polling",
         "_probe",
-        "_probe_transport",
         "_receive_fns",
         "_send_fns",
         "_timer",
         "_transport",
-        "_upgrading",
         "bytes_received",
         "bytes_sent",
+        "fast_message",
         "id",
         "is_open",
         "loop",
@@ -86,7 +92,7 @@ class EngineSocket:
 
     def __init__(
         self,
-        server: EngineServer,
+        server: SessionHost,
         sid: str,
         request: Request,
         transport_name: str,
@@ -98,18 +104,22 @@ class EngineSocket:
         #: the Engine.IO protocol revision the client speaks: 4, or 3 (``allow_eio3``)
         self.protocol = protocol
         self.loop = asyncio.get_running_loop()
-        self.session = Session(
+        #: the sans-I/O state machine that decides (see :mod:`aiosio.protocol.session_table`)
+        self.session = EngineSession(
+            _SERVER,
             sid,
             server.ping_interval,
             server.ping_timeout,
+            server.upgrade_timeout,
             self.loop.time(),
-            client_pings=protocol == 3,
+            pinger=protocol != 3,
+            polling=transport_name == "polling",
         )
         self._listeners: dict[str, list[Listener]] = {}
         #: the one "message" listener, if there is exactly one
         self._message_fn: Listener | None = None
-        #: the same while no "receive" observer is set: the WebSocket transport's fast path calls it
-        self._on_message_fn: Listener | None = None
+        #: the same while no "receive" observer is set: the transports' fast path calls it
+        self.fast_message: Listener | None = None
         self._counting = False
         #: traffic counters, kept once :meth:`count_traffic` was called (bytes: UTF-8 / binary size)
         self.messages_received = 0
@@ -118,14 +128,10 @@ class EngineSocket:
         self.bytes_sent = 0
         self._receive_fns: tuple[Listener, ...] | None = None
         self._send_fns: tuple[Listener, ...] | None = None
-        self._polling: PollingTransport | None = None
-        self._transport: PollingTransport | WebSocketTransport
-        self._probe: UpgradeProbe | None = None
-        self._probe_transport: WebSocketTransport | None = None
+        self._transport: Transport
+        #: the transport being probed for an upgrade
+        self._probe: Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._upgrading = False
-        self._closing = False
-        self._close_deadline: float | None = None
         self.upgraded = False
         #: True while the session is open and not closing: a plain attribute for the hot paths
         #: (``ready_state == "open"`` without a property call).
@@ -140,9 +146,7 @@ class EngineSocket:
     @property
     def ready_state(self) -> str:
         """``"open"``, ``"closing"`` or ``"closed"``."""
-        if self._closing and self.session.state is ReadyState.OPEN:
-            return ReadyState.CLOSING.value
-        return self.session.state.value
+        return self.session.ready.value
 
     @property
     def peer(self) -> str:
@@ -162,16 +166,7 @@ class EngineSocket:
 
         Over polling that means a GET is waiting; over WebSocket, that nothing is queued in user space.
         """
-        if self.session.state is not ReadyState.OPEN or self._closing:
-            return False
-        transport = self._transport
-        if isinstance(transport, PollingTransport):
-            return transport.writable
-        return transport.buffered_amount == 0
-
-    @property
-    def _closed(self) -> bool:
-        return self.session.state is ReadyState.CLOSED
+        return self.is_open and self._transport.writable
 
     @overload
     def on(self, event: str, handler: F) -> F: ...
@@ -204,7 +199,7 @@ class EngineSocket:
         self._receive_fns = tuple(self._listeners.get("receive", ())) or None
         self._send_fns = tuple(self._listeners.get("send", ())) or None
         observed = self._receive_fns is not None or self._counting
-        self._on_message_fn = None if observed else self._message_fn
+        self.fast_message = None if observed else self._message_fn
 
     def count_traffic(self) -> None:
         """Keep :attr:`messages_received`, :attr:`bytes_received`, :attr:`messages_sent` and
@@ -233,7 +228,7 @@ class EngineSocket:
             except Exception:
                 logger.exception("session of %s: error in a send observer", self.peer)
         if self._transport.send_message(data, compress) > self.server.max_write_buffer_size:
-            self.server._check_buffer(self)
+            self._check_buffer()
 
     write = send
 
@@ -256,41 +251,116 @@ class EngineSocket:
             and self._transport.send_prepared(prepared, compress)
             > self.server.max_write_buffer_size
         ):
-            self.server._check_buffer(self)
+            self._check_buffer()
 
     def close(self) -> None:
         """Close the session after flushing what is buffered; listeners see ``"forced close"``."""
-        if self._closed or self._closing:
+        if not self.is_open:
             return
-        self._closing = True
         self.is_open = False
-        transport = self._transport
-        if isinstance(transport, PollingTransport) and (
-            transport.buffered_amount or not transport.writable
-        ):
-            # What is buffered leaves first (with the held GET, if there is one); the close packet
-            # follows with the next GET, in a payload of its own, as the reference sends it: the
-            # official client handles Socket.IO packets a tick after their payload, so a close in
-            # the same payload would overtake them (a DISCONNECT would read as "transport close").
-            transport.flush()
-            self._close_deadline = self.loop.time() + _CLOSE_TIMEOUT
-            self._reschedule()
-            return
-        self._finish_close()
+        self._run(self.session.close_requested(self.loop.time(), self._transport.must_drain()))
 
     def discard(self) -> None:
         """Close at once without waiting for a poll (used when the server shuts down)."""
-        self._on_close(CloseReason.FORCED_CLOSE, None)
+        self._run(self.session.handle(Event.DISCARD))
 
     def __repr__(self) -> str:
         return f"<EngineSocket {self.id} {self.transport} {self.ready_state}>"
 
-    # -- set-up ---------------------------------------------------------------------------------
-    def _start(self, transport: PollingTransport | WebSocketTransport) -> None:
+    # -- what the server asks -------------------------------------------------------------------
+    def attach(self, transport: Transport) -> None:
+        """Carry the session over ``transport`` (its first one)."""
         self._transport = transport
-        if isinstance(transport, PollingTransport):
-            self._polling = transport
+        transport.attach(self)
         self._reschedule()
+
+    def offer_upgrade(self, transport: Transport, allowed: bool) -> None:
+        """A new transport for this session: probed for an upgrade (closed at once unless
+        ``allowed``, or when an upgrade is already under way or done)."""
+        transport.attach(Candidate(self.probe_packet, self.probe_failed, self.peer))
+        actions = self.session.probe_offered(self.loop.time(), allowed)
+        if actions and actions[0].kind is Act.REJECT_PROBE:
+            logger.debug("session %s: refusing a second websocket", self.id)
+            transport.close()
+            return
+        self._probe = transport
+        self._run(actions)
+
+    def polling_request(self, request: Request, respond: Callable[[Response], None]) -> bool:
+        """Hand a polling request to the transport; False when the session no longer polls."""
+        return self._transport.on_request(request, respond)
+
+    # -- TransportEvents: what the active transport reports -------------------------------------
+    def transport_message(self, transport: Transport, data: str | bytes) -> None:
+        """A message (the fast path of a message transport, when it cannot call the listener)."""
+        if transport is self._transport and not self.session.closed:
+            self._on_message(data)
+
+    def transport_packet(self, transport: Transport, packet: Packet) -> None:
+        """A decoded packet."""
+        if transport is not self._transport:
+            return
+        if packet.type is _MESSAGE:
+            # A documented bypass of the table: a message changes no state (OPEN and CLOSING
+            # deliver, CLOSED drops it).
+            if not self.session.closed:
+                self._on_message(packet.data if packet.data is not None else "")
+            return
+        self._run(self.session.packet(packet, self.loop.time()))
+
+    def transport_parse_error(self, transport: Transport, description: str) -> None:
+        """Undecodable data."""
+        if transport is self._transport:
+            self._run(self.session.handle(Event.PARSE_ERROR, description=description))
+
+    def transport_error(self, transport: Transport, description: str) -> None:
+        """A protocol violation on the transport."""
+        if transport is self._transport:
+            self._transport_failed(description)
+
+    def transport_closed(self, transport: Transport, error: str | None) -> None:
+        """The transport closed."""
+        if transport is not self._transport:
+            return
+        if error is not None:
+            self._transport_failed(error)
+        else:
+            self._run(self.session.handle(Event.TRANSPORT_CLOSED))
+
+    def transport_drained(self, transport: Transport) -> None:
+        """The held GET was answered."""
+        self.session.poll_answered()
+        if "drain" in self._listeners:
+            self._emit("drain")
+
+    def poll_started(self, transport: Transport, buffered: bool) -> None:
+        """A GET came."""
+        self._run(self.session.poll(self.loop.time(), buffered))
+
+    def poll_overlap(self, transport: Transport) -> None:
+        """A second GET came while one is held."""
+        self._run(self.session.handle(Event.SECOND_POLL))
+
+    def poll_aborted(self, transport: Transport) -> None:
+        """The held GET was dropped by the client."""
+        self._run(self.session.poll_aborted(self.loop.time()))
+
+    # -- the candidate transport ----------------------------------------------------------------
+    def probe_packet(self, transport: Transport, packet: Packet) -> None:
+        """A packet on the transport being probed."""
+        if transport is not self._probe:
+            transport.close()
+            return
+        actions = self.session.probe_packet(packet, self.loop.time())
+        if not actions:
+            transport.close()
+        self._run(actions)
+
+    def probe_failed(self, transport: Transport) -> None:
+        """The transport being probed failed or closed."""
+        if transport is self._probe:
+            self._run(self.session.handle(Event.PROBE_CLOSED))
+        transport.close()
 
     # -- incoming -------------------------------------------------------------------------------
     def _observe(self, observers: tuple[Listener, ...], data: str | bytes) -> None:
@@ -322,170 +392,107 @@ class EngineSocket:
         else:
             self._emit("message", data)
 
-    def _on_packet(self, packet: Packet) -> None:
-        if self.session.state is not ReadyState.OPEN:
-            logger.debug("session %s: packet on a closed session", self.id)
-            return
-        kind = packet.type
-        if kind is PacketType.MESSAGE:
-            self._on_message(packet.data if packet.data is not None else "")
-        elif kind is PacketType.PONG:
-            if self.protocol == 3:
-                self._on_error("invalid heartbeat direction")
-                return
-            self.session.on_pong(self.loop.time())
-            self._reschedule()
-            self._emit("heartbeat")
-        elif kind is PacketType.CLOSE:
-            # The client leaves: a held poll is released with a noop, as the reference does.
-            if self._polling is not None:
-                self._polling.release_with_noop()
-            self._on_close(CloseReason.TRANSPORT_CLOSE, None)
-        elif kind is PacketType.PING:
-            if self.protocol != 3:
-                self._on_error("invalid heartbeat direction")
-                return
-            # Protocol v3: the client pings, the server answers with the same data.
-            self.session.on_ping(self.loop.time())
-            self._reschedule()
-            self._transport.send_packet(Packet(PacketType.PONG, packet.data))
-            self._emit("heartbeat")
-        # open, upgrade and noop packets from the client carry no meaning here.
-
-    def _on_parse_error(self, description: str) -> None:
-        self._on_close(CloseReason.PARSE_ERROR, description)
-
-    def _on_error(self, description: str) -> None:
+    # -- performing the session's actions -------------------------------------------------------
+    def _transport_failed(self, description: str) -> None:
         logger.info("session of %s: transport error: %s", self.peer, description)
         logger.debug("session %s: transport error", self.id)
-        self._on_close(CloseReason.TRANSPORT_ERROR, description)
+        self._run(self.session.handle(Event.TRANSPORT_ERROR, description=description))
 
-    def _on_transport_closed(self, transport: WebSocketTransport, error: str | None) -> None:
-        if transport is not self._transport:
-            return
-        if error is not None:
-            self._on_error(error)
-        else:
-            self._on_close(CloseReason.TRANSPORT_CLOSE, None)
-
-    def _on_drain(self) -> None:
-        if "drain" in self._listeners:
-            self._emit("drain")
-
-    # -- upgrade --------------------------------------------------------------------------------
-    def _begin_upgrade(self, transport: WebSocketTransport) -> None:
-        self._probe = UpgradeProbe(self.loop.time(), self.server.upgrade_timeout)
-        self._probe_transport = transport
+    def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            kind = action.kind
+            if kind is _CLOSED:
+                assert action.reason is not None
+                self._closed(action.reason, action.description)
+                return
+            if kind is Act.DELIVER:
+                data = action.data
+                self._on_message(data if data is not None else "")
+            elif kind is Act.SEND_PING:
+                self._transport.send_packet(_PING)
+            elif kind is Act.SEND_PONG:
+                self._transport.send_packet(Packet(PacketType.PONG, action.data))
+            elif kind is Act.EMIT_HEARTBEAT:
+                self._emit("heartbeat")
+            elif kind is Act.FLUSH:
+                self._transport.flush()
+            elif kind is Act.RELEASE_POLL:
+                self._transport.release()
+            elif kind is Act.HOLD_POLL:
+                self._transport.hold()
+            elif kind is Act.ANSWER_CLOSE:
+                self._transport.answer_close()
+            elif kind is Act.SEND_PROBE_REPLY:
+                if self._probe is not None:
+                    self._probe.send_packet(_PONG_PROBE)
+            elif kind is Act.EMIT_UPGRADING:
+                self._emit("upgrading", self._probe.name if self._probe is not None else "")
+            elif kind is Act.SWITCH:
+                self._switch()
+            elif kind is Act.EMIT_UPGRADE:
+                self._emit("upgrade", self._transport.name)
+            elif kind is Act.CLOSE_PROBE:
+                probe, self._probe = self._probe, None
+                if probe is not None:
+                    logger.debug("session %s: upgrade abandoned", self.id)
+                    probe.close()
         self._reschedule()
 
-    def _on_probe_packet(self, transport: WebSocketTransport, packet: Packet) -> None:
+    def _switch(self) -> None:
         probe = self._probe
-        if probe is None or transport is not self._probe_transport or self._closed:
-            transport.close()
-            return
-        step = probe.receive(packet)
-        if step is ProbeStep.REPLY_PROBE:
-            transport.connection.send(_PONG_PROBE)
-            self._upgrading = True
-            self._emit("upgrading", transport.name)
-            if self._polling is not None:
-                self._polling.release_with_noop()
-        elif step is ProbeStep.COMPLETE:
-            self._complete_upgrade(transport)
-        else:
-            logger.debug("session %s: upgrade abandoned on packet %r", self.id, packet)
-            self._on_probe_failed(transport)
-
-    def _complete_upgrade(self, transport: WebSocketTransport) -> None:
-        polling = self._polling
-        self._probe = None
-        self._probe_transport = None
-        self._upgrading = False
+        assert probe is not None
+        old, self._transport, self._probe = self._transport, probe, None
+        probe.attach(self)
         self.upgraded = True
-        transport.probing = False
-        self._transport = transport
-        self._polling = None
-        if polling is not None:
-            polling.refuse_held()
-            polling.flush_into(transport.send_packet)
-            polling.close()
-        logger.debug("session %s: upgraded to websocket", self.id)
-        self._reschedule()
-        self._emit("upgrade", transport.name)
-        if self._closing:
-            self._finish_close()
+        old.hand_over(probe.send_packet)
+        logger.debug("session %s: upgraded to %s", self.id, probe.name)
 
-    def _on_probe_failed(self, transport: WebSocketTransport) -> None:
-        if transport is self._probe_transport:
-            self._probe = None
-            self._probe_transport = None
-            self._upgrading = False
-            self._reschedule()
-        transport.close()
+    def _check_buffer(self) -> None:
+        waiting = self._transport.buffered_amount
+        limit = self.server.max_write_buffer_size
+        if waiting > limit:
+            client = self.request.client
+            logger.warning(
+                "closing a %s session of %s: %d bytes wait for a client that does not read "
+                "(max_write_buffer_size is %d)",
+                self.transport,
+                client[0] if client is not None else "?",
+                waiting,
+                limit,
+            )
+            self._transport_failed("write buffer overflow")
 
     # -- timers ---------------------------------------------------------------------------------
     def _reschedule(self) -> None:
         deadline = self.session.next_deadline()
-        for other in (
-            self._probe.deadline if self._probe is not None else None,
-            self._close_deadline,
-        ):
-            if other is not None and (deadline is None or other < deadline):
-                deadline = other
-        if deadline is not None:
-            self._schedule(deadline)
-
-    def _schedule(self, when: float) -> None:
+        if deadline is None:
+            return
         timer = self._timer
         if timer is not None:
-            if timer.when() == when:
+            if timer.when() == deadline:
                 return
             timer.cancel()
-        self._timer = self.loop.call_at(when, self._on_timer)
+        self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._closed:
-            return
-        now = self.loop.time()
-        if self._close_deadline is not None and now >= self._close_deadline:
-            self._on_close(CloseReason.FORCED_CLOSE, None)
-            return
-        probe = self._probe
-        if probe is not None and probe.expired(now) and self._probe_transport is not None:
-            logger.debug("session %s: client did not complete the upgrade", self.id)
-            self._on_probe_failed(self._probe_transport)
-        action = self.session.on_deadline(now)
-        if action is HeartbeatAction.SEND_PING:
-            self._transport.send_packet(_PING)
-        elif action is HeartbeatAction.PING_TIMEOUT:
-            self._on_close(CloseReason.PING_TIMEOUT, None)
-            return
-        self._reschedule()
+        self._run(self.session.time_passed(self.loop.time()))
 
     # -- closing --------------------------------------------------------------------------------
-    def _finish_close(self) -> None:
-        self._on_close(CloseReason.FORCED_CLOSE, None)
-
-    def _on_close(self, reason: CloseReason, description: str | None) -> None:
-        if not self.session.close():
-            return
+    def _closed(self, reason: CloseReason, description: str | None) -> None:
         self.is_open = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._transport.close()
-        if self._polling is not None and self._polling is not self._transport:
-            self._polling.close()
-        if self._probe_transport is not None:
-            self._probe_transport.close()
-            self._probe_transport = None
+        if self._probe is not None:
+            self._probe.close()
             self._probe = None
-        self.server._forget(self)
+        self.server.forget(self)
         logger.debug("session %s closed: %s", self.id, reason.value)
         self._emit("close", reason.value, description)
         self._listeners.clear()
-        self._on_message_fn = None
+        self.fast_message = None
         self._message_fn = None
         self._receive_fns = None
         self._send_fns = None

@@ -7,33 +7,26 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..exceptions import EngineProtocolError
 from ..protocol.engineio import Packet, decode_packet, encode_packet
+from .transport import Transport, TransportEvents
 
 if TYPE_CHECKING:
     from .http import PreparedMessages, WebSocketConnection
-    from .socket import EngineSocket
 
 __all__ = ["WebSocketTransport", "WebTransportTransport"]
 
 logger = logging.getLogger("aiosio.engine")
 
 
-class WebSocketTransport:
-    """Carries a session over one host WebSocket; it is also the host's message handler.
+class WebSocketTransport(Transport):
+    """Carries a session over one host WebSocket; it is also the host's message handler."""
 
-    While ``probing`` is true the transport is a candidate for an upgrade and its packets go to the
-    session's upgrade logic instead of the application.
-    """
-
-    __slots__ = ("_closed", "connection", "probing", "socket")
+    __slots__ = ("_closed", "connection")
 
     name: ClassVar[str] = "websocket"
 
-    def __init__(
-        self, socket: EngineSocket, connection: WebSocketConnection, probing: bool
-    ) -> None:
-        self.socket = socket
+    def __init__(self, events: TransportEvents, connection: WebSocketConnection) -> None:
+        self.events = events
         self.connection = connection
-        self.probing = probing
         self._closed = False
 
     # -- host -> engine -------------------------------------------------------------------------
@@ -41,41 +34,37 @@ class WebSocketTransport:
         """Handle one WebSocket message from the client."""
         if self._closed:
             return
-        socket = self.socket
-        if not self.probing and type(data) is str and data[:1] == "4":
-            # The hot path: a text message, no packet object, straight to the one listener.
-            fn = socket._on_message_fn
+        events = self.events
+        if type(data) is str and data[:1] == "4":
+            # The hot path: a text message, no packet object, straight to the one listener (a
+            # documented bypass of the session machine: a message changes no state).
+            fn = events.fast_message
             if fn is None:
-                socket._on_message(data[1:])
+                events.transport_message(self, data[1:])
                 return
             try:
                 fn(data[1:])
             except Exception:
-                logger.exception("session of %s: error in message listener", socket.peer)
+                logger.exception("session of %s: error in message listener", events.peer)
             return
+        self.on_frame(data)
+
+    def on_frame(self, data: str | bytes) -> None:
+        """Decode one frame that is not a text message and report it."""
         try:
             packet = decode_packet(data)
         except EngineProtocolError as exc:
-            logger.info("session of %s: bad websocket packet: %s", socket.peer, exc)
-            if self.probing:
-                socket._on_probe_failed(self)
-            else:
-                socket._on_parse_error(str(exc))
+            logger.info("session of %s: bad websocket packet: %s", self.events.peer, exc)
+            self.events.transport_parse_error(self, str(exc))
             return
-        if self.probing:
-            socket._on_probe_packet(self, packet)
-        else:
-            socket._on_packet(packet)
+        self.events.transport_packet(self, packet)
 
     def on_disconnect(self, error: str | None = None) -> None:
         """The host lost or closed the connection (``error`` when a protocol violation ended it)."""
         if self._closed:
             return
         self._closed = True
-        if self.probing:
-            self.socket._on_probe_failed(self)
-        else:
-            self.socket._on_transport_closed(self, error)
+        self.events.transport_closed(self, error)
 
     # -- engine -> host -------------------------------------------------------------------------
     def send_packet(self, packet: Packet) -> None:

@@ -1,4 +1,9 @@
-"""The Engine.IO v4 session state machine, sans I/O.
+"""The pieces of an Engine.IO session, sans I/O: ready states, close reasons, the open packet, the
+heartbeat clock (:class:`Session`) and a stand-alone upgrade probe judge (:class:`UpgradeProbe`).
+
+The whole session (these plus the held GET, the drain before a close and the switch of transport) is
+:class:`~aiosio.protocol.session_machine.EngineSession`, over the table of
+:mod:`~aiosio.protocol.session_table`; it keeps its heartbeat in a :class:`Session`.
 
 The caller owns the clock and the timers: it passes ``now`` (any monotonic float seconds) in, asks for the
 next deadline, and calls :meth:`Session.on_deadline` when that time comes. The session answers with what to
@@ -36,6 +41,8 @@ __all__ = [
 
 class ReadyState(StrEnum):
     """Life cycle of a session, named as the reference names it."""
+
+    __hash__ = str.__hash__  # hashed as its value (as it compares), at C speed
 
     OPENING = "opening"
     OPEN = "open"
