@@ -493,7 +493,7 @@ class EngineServer:
             code: ErrorCode, context: dict[str, Any], message: str | None, status: int | None
         ) -> None:
             # The session closes with the status and JSON body a polling request would get.
-            connection.reject(self._refuse(request, code, context, message, status))
+            connection.reject(self.refuse(request, code, context, message, status))
 
         if "webtransport" not in self.transports:
             refuse(ErrorCode.UNKNOWN_TRANSPORT, {"transport": "webtransport"}, None, None)
@@ -526,22 +526,17 @@ class EngineServer:
         if socket is None:
             refuse(ErrorCode.UNKNOWN_SID, {"sid": sid}, None, None)
             return
-        if (
-            not self.allow_upgrades
-            or socket.protocol != 4
-            or socket._probe is not None
-            or socket._polling is None
-        ):
+        if not self.allow_upgrades or socket.protocol != 4 or not socket.upgradable:
             refuse(ErrorCode.BAD_REQUEST, {"name": "UPGRADE_REFUSED"}, None, None)
             return
-        transport = WebTransportTransport(socket, connection, probing=True)
+        transport = WebTransportTransport(socket, connection)
         connection.accept(transport)
-        socket._begin_upgrade(transport)
+        socket.offer_upgrade(transport, allowed=True)
 
     def _open_webtransport(self, request: Request, connection: WebSocketConnection) -> None:
         socket = self._new_socket(request, "webtransport", protocol=4)
-        transport = WebTransportTransport(socket, connection, probing=False)
-        socket._start(transport)
+        transport = WebTransportTransport(socket, connection)
+        socket.attach(transport)
         self.clients[socket.id] = socket
         connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):

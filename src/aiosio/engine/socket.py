@@ -140,8 +140,14 @@ class EngineSocket:
     # -- public API -----------------------------------------------------------------------------
     @property
     def transport(self) -> str:
-        """The name of the transport carrying the session now: ``"polling"`` or ``"websocket"``."""
+        """The name of the transport carrying the session now: ``"polling"``, ``"websocket"`` or
+        ``"webtransport"``."""
         return self._transport.name
+
+    @property
+    def upgradable(self) -> bool:
+        """True while the session polls and no upgrade is under way or done."""
+        return self._transport.name == "polling" and self.session.can_probe
 
     @property
     def ready_state(self) -> str:

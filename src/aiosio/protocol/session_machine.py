@@ -102,6 +102,11 @@ class EngineSession:
         return self.ready is _CLOSED
 
     @property
+    def can_probe(self) -> bool:
+        """True while a candidate transport would be probed (no upgrade under way or done)."""
+        return self.upgrade is _NONE and not self.closed
+
+    @property
     def upgrading(self) -> bool:
         """True between the probe's answer and the ``5``."""
         return self.upgrade is _UPGRADING
@@ -139,7 +144,7 @@ class EngineSession:
     def probe_offered(self, now: float, allowed: bool = True) -> list[Action]:
         """A candidate transport was attached (refused unless ``allowed`` and no upgrade is under
         way or done)."""
-        if allowed and self.upgrade is _NONE and not self.closed:
+        if allowed and self.can_probe:
             return self.handle(Event.PROBE_OFFERED, now)
         # A closed session has no rows: its candidate is rejected all the same.
         return self.handle(Event.PROBE_REFUSED, now) or [Action(Act.REJECT_PROBE)]
