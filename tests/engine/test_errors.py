@@ -520,6 +520,22 @@ async def test_bad_probe_abandons_upgrade(engine: EngineStarter, http: httpx.Asy
     assert (await eut.expect_event("message", sid=sid))["data"] == "still"
 
 
+async def test_a_repeated_probe_is_answered_again(
+    engine: EngineStarter, http: httpx.AsyncClient
+) -> None:
+    """A second ``2probe`` on the candidate gets a second ``3probe``, and the ``5`` still upgrades."""
+    eut = await engine()
+    sid, _ = await handshake(http, eut)
+    async with connect(eut.websocket_url(sid)) as ws:
+        await ws.send("2probe")
+        assert await recv(ws) == "3probe"
+        await ws.send("2probe")
+        assert await recv(ws) == "3probe"
+        await ws.send("5")
+        await ws.send("4upgraded")
+        assert (await eut.expect_event("message", sid=sid))["data"] == "upgraded"
+
+
 # -- websocket sessions -------------------------------------------------------------------------
 
 

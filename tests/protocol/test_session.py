@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from aiosio.protocol.engineio import Packet, PacketType
+from aiosio.protocol.engineio import PacketType
 from aiosio.protocol.session import (
     HeartbeatAction,
-    ProbeStep,
     ReadyState,
     Session,
-    UpgradeProbe,
     open_packet,
 )
 
@@ -54,30 +52,6 @@ def test_close_is_idempotent_and_stops_deadlines() -> None:
 def test_session_rejects_non_positive_times() -> None:
     with pytest.raises(ValueError, match="positive"):
         Session("s", 0, 1, now=0)
-
-
-def test_probe_happy_path() -> None:
-    probe = UpgradeProbe(now=10, upgrade_timeout=10)
-    assert probe.receive(Packet(PacketType.PING, "probe")) is ProbeStep.REPLY_PROBE
-    assert probe.receive(Packet(PacketType.UPGRADE)) is ProbeStep.COMPLETE
-    assert not probe.expired(19.9)
-    assert probe.expired(20)
-
-
-@pytest.mark.parametrize(
-    "packets",
-    [
-        [Packet(PacketType.UPGRADE)],
-        [Packet(PacketType.PING)],
-        [Packet(PacketType.MESSAGE, "x")],
-        [Packet(PacketType.PING, "probe"), Packet(PacketType.PING, "probe")],
-        [Packet(PacketType.PING, "probe"), Packet(PacketType.MESSAGE, "x")],
-    ],
-)
-def test_probe_failures(packets: list[Packet]) -> None:
-    probe = UpgradeProbe(now=0, upgrade_timeout=1)
-    steps = [probe.receive(p) for p in packets]
-    assert steps[-1] is ProbeStep.FAIL
 
 
 def test_client_pings_session_waits_for_the_client() -> None:

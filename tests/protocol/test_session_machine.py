@@ -94,6 +94,23 @@ CASES: dict[str, list[tuple[str, list[str]]]] = {
         ("OFFER", []),
         ("WS 2probe", ["WS <- 3probe", "emit upgrading"]),
     ],
+    "a repeated 2probe is answered again": [
+        ("OFFER", []),
+        ("WS 2probe", ["WS <- 3probe", "emit upgrading"]),
+        ("WS 2probe", ["WS <- 3probe", "emit upgrading"]),
+        ("WS 5", ["emit upgrade"]),
+    ],
+    "probe failure: a message after the probe": [
+        ("OFFER", []),
+        ("WS 2probe", ["WS <- 3probe", "emit upgrading"]),
+        ("WS 4x", ["WS closed"]),
+        ("GET", []),
+        ("SEND polling", ["GET <- 4polling"]),
+    ],
+    "probe failure: a ping that is not the probe": [
+        ("OFFER", []),
+        ("WS 2", ["WS closed"]),
+    ],
     "probe failure: 5 before 2probe": [
         ("OFFER", []),
         ("WS 5", ["WS closed"]),

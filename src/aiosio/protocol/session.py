@@ -1,5 +1,5 @@
 """The pieces of an Engine.IO session, sans I/O: ready states, close reasons, the open packet, the
-heartbeat clock (:class:`Session`) and a stand-alone upgrade probe judge (:class:`UpgradeProbe`).
+and the heartbeat clock (:class:`Session`).
 
 The whole session (these plus the held GET, the drain before a close and the switch of transport) is
 :class:`~aiosio.protocol.session_machine.EngineSession`, over the table of
@@ -16,9 +16,7 @@ Protocol v3 turns the heartbeat around (``client_pings=True``): the client sends
 answers ``3``; a session that hears no ping for ``ping_interval + ping_timeout`` closes with "ping
 timeout".
 
-Upgrade: on a second (WebSocket) transport the client sends ``2probe``, the server answers ``3probe``,
-the server releases any pending poll with a noop, and the client finishes with ``5`` (upgrade). Anything
-else on the probing transport, or no ``5`` before ``upgrade_timeout``, abandons the upgrade.
+The upgrade (``2probe`` / ``3probe`` / ``5`` on the candidate transport) is the session machine's.
 """
 
 from __future__ import annotations
@@ -31,10 +29,8 @@ from .engineio import Packet, PacketType
 __all__ = [
     "CloseReason",
     "HeartbeatAction",
-    "ProbeStep",
     "ReadyState",
     "Session",
-    "UpgradeProbe",
     "open_packet",
 ]
 
@@ -158,34 +154,3 @@ class Session:
             return False
         self.state = ReadyState.CLOSED
         return True
-
-
-class ProbeStep(Enum):
-    """What a packet on a probing transport asks the caller to do."""
-
-    REPLY_PROBE = 0
-    COMPLETE = 1
-    FAIL = 2
-
-
-class UpgradeProbe:
-    """The upgrade handshake on the new transport: ``2probe`` -> ``3probe``, then ``5``."""
-
-    __slots__ = ("deadline", "probed")
-
-    def __init__(self, now: float, upgrade_timeout: float) -> None:
-        self.deadline = now + upgrade_timeout
-        self.probed = False
-
-    def receive(self, packet: Packet) -> ProbeStep:
-        """Judge one packet that arrived on the transport being probed."""
-        if packet.type is PacketType.PING and packet.data == "probe" and not self.probed:
-            self.probed = True
-            return ProbeStep.REPLY_PROBE
-        if packet.type is PacketType.UPGRADE and self.probed:
-            return ProbeStep.COMPLETE
-        return ProbeStep.FAIL
-
-    def expired(self, now: float) -> bool:
-        """True once the client has taken too long to finish the upgrade."""
-        return now >= self.deadline

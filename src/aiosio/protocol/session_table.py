@@ -220,6 +220,8 @@ SERVER: tuple[Row, ...] = (
         U.UPGRADING,
         (A.SEND_PROBE_REPLY, A.EMIT_UPGRADING, A.RELEASE_POLL),
     ),
+    # A repeated 2probe is answered again, as the reference does.
+    Row(LIVE, U.UPGRADING, E.PROBE_PING, None, None, (A.SEND_PROBE_REPLY, A.EMIT_UPGRADING)),
     Row(OPEN, U.UPGRADING, E.PROBE_UPGRADE, None, U.DONE, (A.END_PROBE, A.SWITCH, A.EMIT_UPGRADE)),
     Row(
         CLOSING,
@@ -232,7 +234,6 @@ SERVER: tuple[Row, ...] = (
     ),
     # Anything else on the candidate abandons the upgrade; polling goes on.
     Row(LIVE, U.PROBING, E.PROBE_UPGRADE, None, U.NONE, _ABANDON),
-    Row(LIVE, U.UPGRADING, E.PROBE_PING, None, U.NONE, _ABANDON),
     Row(LIVE, PROBE, E.PROBE_BAD, None, U.NONE, _ABANDON),
     Row(LIVE, PROBE, E.PROBE_CLOSED, None, U.NONE, _ABANDON),
     Row(LIVE, PROBE, E.PROBE_TIMEOUT, None, U.NONE, _ABANDON),
