@@ -22,6 +22,8 @@ from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import parse_qsl
 
+from aiosio.engine.deflate import PerMessageDeflate
+
 __all__ = [
     "EngineApp",
     "PreparedMessages",
@@ -156,10 +158,14 @@ class WebSocketConnection(Protocol):
     def reject(self, response: Response) -> None:
         """Refuse the upgrade with a plain HTTP response."""
 
-    def send(self, data: str | bytes) -> None:
-        """Queue one text (``str``) or binary (``bytes``) message. Never blocks."""
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Queue one text (``str``) or binary (``bytes``) message. Never blocks.
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+        ``compress=False`` (the Engine.IO packet's flag) keeps it uncompressed where the host
+        negotiated permessage-deflate; hosts without it ignore the flag.
+        """
+
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         """Queue ``prepared.messages`` (the same object goes to many connections). Never blocks."""
 
     def close(self, code: int = 1000) -> None:
@@ -175,8 +181,11 @@ class EngineApp(Protocol):
 
     #: The URL path prefix the engine answers, with a trailing slash (``/engine.io/``).
     path: str
-    #: The largest request body or WebSocket message accepted, in bytes.
+    #: The largest request body or WebSocket message accepted, in bytes (inflated size, when
+    #: permessage-deflate is on).
     max_http_buffer_size: int
+    #: permessage-deflate for hosts that negotiate WebSocket extensions themselves (``None``: off).
+    per_message_deflate: PerMessageDeflate | None
 
     def handle_request(self, request: Request, respond: Callable[[Response], None]) -> None:
         """Handle one HTTP request under ``path``; ``respond`` is called exactly once."""
