@@ -14,6 +14,7 @@ import httptools
 
 from aiosio._http.permessage import negotiate
 from aiosio._http.websocket import DeflateWebSocket, WebSocket, handshake_error
+from aiosio.engine.deflate import PerMessageDeflate
 from aiosio.engine.http import Request, Response
 
 if TYPE_CHECKING:
@@ -421,7 +422,8 @@ class HttpProtocol(asyncio.Protocol):
             )
             return
         max_size = host.app.max_http_buffer_size
-        options = host.app.per_message_deflate
+        # An app written before the option existed has no such attribute: no extension then.
+        options: PerMessageDeflate | None = getattr(host.app, "per_message_deflate", None)
         offers = request.headers.get("sec-websocket-extensions") if options is not None else None
         deflate = negotiate(offers, options) if offers and options is not None else None
         ws = (
