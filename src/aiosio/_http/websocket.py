@@ -438,7 +438,10 @@ class DeflateWebSocket(WebSocket):
 
     def send(self, data: str | bytes, compress: bool = True) -> None:
         """Queue one message, compressed when ``compress`` and at least the threshold long."""
-        if self._state != _OPEN:
+        deflate = self.deflate
+        # At most 4 UTF-8 bytes a character: a message this short stays under the threshold.
+        if not compress or len(data) << 2 < deflate.threshold or self._state != _OPEN:
+            WebSocket.send(self, data)
             return
         if type(data) is str:
             payload = data.encode("utf-8")
@@ -446,8 +449,7 @@ class DeflateWebSocket(WebSocket):
         else:
             payload = cast(bytes, data)
             opcode = OP_BINARY
-        deflate = self.deflate
-        if compress and payload and len(payload) >= deflate.threshold:
+        if payload and len(payload) >= deflate.threshold:
             payload = deflate.compress(payload)
             opcode |= 0x40  # RSV1: a compressed message
         self.send_frames([frame_header(opcode, len(payload)), payload])
