@@ -343,3 +343,19 @@ async def test_websockets_client_interoperates(server: EmbeddedServer, app: Echo
         await ws.send(b"\x00\x01" * 3000)
         assert await ws.recv() == b"\x00\x01" * 3000
     assert app.messages[:3] == ["hello", BIG.decode(), "x" * 70_000]
+
+
+def test_engine_and_server_take_the_option() -> None:
+    from aiosio import Server
+    from aiosio.engine.server import EngineServer
+
+    assert EngineServer().per_message_deflate is None
+    assert EngineServer(per_message_deflate=True).per_message_deflate == PerMessageDeflate()
+    engine = EngineServer(per_message_deflate={"threshold": 10, "server_no_context_takeover": True})
+    assert engine.per_message_deflate == PerMessageDeflate(
+        threshold=10, server_no_context_takeover=True
+    )
+    io = Server(per_message_deflate=PerMessageDeflate(level=1))
+    assert io.engine.per_message_deflate == PerMessageDeflate(level=1)
+    with pytest.raises(ValueError, match="unknown"):
+        EngineServer(per_message_deflate={"window": 9})
