@@ -115,3 +115,50 @@ async def test_compress_flag_reaches_the_wire(serve: Serve) -> None:
     assert not ws.rsv1
     assert decode(payload) == ["all", ROWS]
     ws.close()
+
+
+@pytest.mark.parametrize("host_kind", ["embedded"], indirect=True)
+async def test_broadcast_to_connections_with_and_without_context_takeover(serve: Serve) -> None:
+    """Connections without context takeover share one compressed form of a broadcast; the others
+    compress it in their own stream. Every one inflates it right, binary attachment included."""
+    io, url = await serve(per_message_deflate=True)
+    connected: asyncio.Queue[Socket] = asyncio.Queue()
+    io.on("connection", connected.put_nowait)
+    port = int(url.rsplit(":", 1)[1])
+    offers = [
+        "permessage-deflate; server_no_context_takeover",
+        "permessage-deflate; server_no_context_takeover",
+        "permessage-deflate",
+    ]
+    clients: list[tuple[RawWebSocket, Any]] = []
+    for offer in offers:
+        ws = await RawWebSocket.connect(
+            port, "/socket.io/?EIO=4&transport=websocket", extensions=offer
+        )
+        assert ws.header("sec-websocket-extensions") == offer
+        await ws.recv_frame()  # open
+        ws.send(1, b"40")
+        await ws.recv_frame()  # CONNECT
+        await asyncio.wait_for(connected.get(), 5)
+        takeover = "server_no_context_takeover" not in offer
+        clients.append((ws, zlib.decompressobj(-15) if takeover else None))
+    blob = bytes(range(256)) * 16
+    for _ in range(3):
+        io.emit("all", ROWS, blob)
+        for ws, stream in clients:
+            _, header = await ws.recv_frame()
+            assert ws.rsv1
+            inflater = stream or zlib.decompressobj(-15)
+            text = inflater.decompress(header + b"\x00\x00\xff\xff").decode()
+            assert text.startswith('451-["all"')
+            assert json.loads(text[4:]) == ["all", ROWS, {"_placeholder": True, "num": 0}]
+            opcode, attachment = await ws.recv_frame()
+            assert (opcode, ws.rsv1) == (2, True)
+            inflater = stream or zlib.decompressobj(-15)
+            assert inflater.decompress(attachment + b"\x00\x00\xff\xff") == blob
+    io.compress(False).emit("all", ROWS)
+    for ws, _ in clients:
+        _, payload = await ws.recv_frame()
+        assert not ws.rsv1
+        assert json.loads(payload.decode()[2:]) == ["all", ROWS]
+        ws.close()

@@ -185,6 +185,15 @@ class Deflate:
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
 
+    @property
+    def shared_key(self) -> tuple[int, int, int, int] | None:
+        """Connections with equal keys compress a message to the same bytes (no context takeover:
+        each message is compressed on its own), so a broadcast is compressed once for all of them;
+        ``None`` with context takeover."""
+        if self.server_takeover:
+            return None
+        return (self.threshold, self.level, self.mem_level, self.server_bits)
+
     def compress(self, payload: bytes) -> bytes:
         """The compressed payload of one message (RSV1 set on its first frame)."""
         compressor = self._compressor

@@ -458,15 +458,44 @@ class DeflateWebSocket(WebSocket):
         """Write messages prepared for many connections, compressing the large ones here."""
         if self._state != _OPEN:
             return
-        threshold = self.deflate.threshold
+        deflate = self.deflate
+        threshold = deflate.threshold
         # A str of n characters is at most 4n bytes in UTF-8.
         if not compress or all(
             len(m) * (4 if type(m) is str else 1) < threshold for m in prepared.messages
         ):
             super().send_prepared(prepared)
             return
-        for message in prepared.messages:
-            self.send(message)
+        key = deflate.shared_key
+        if key is None:  # context takeover: this connection's own stream
+            for message in prepared.messages:
+                self.send(message)
+            return
+        variants = prepared.variants
+        if variants is None:
+            variants = prepared.variants = {}
+        frames = variants.get(key)
+        if frames is None:
+            frames = variants[key] = self._compressed_frames(prepared.messages)
+        self._write(frames)
+
+    def _compressed_frames(self, messages: tuple[str | bytes, ...]) -> bytes:
+        """Whole frames for ``messages``, those of at least the threshold compressed."""
+        deflate = self.deflate
+        out = []
+        for message in messages:
+            if type(message) is str:
+                payload = message.encode("utf-8")
+                opcode = OP_TEXT
+            else:
+                payload = cast(bytes, message)
+                opcode = OP_BINARY
+            if payload and len(payload) >= deflate.threshold:
+                payload = deflate.compress(payload)
+                opcode |= 0x40
+            out.append(frame_header(opcode, len(payload)))
+            out.append(payload)
+        return b"".join(out)
 
     def decompress(self, payload: bytes) -> bytes:
         """Inflate one client message; a deflate bomb or bad data closes this connection."""

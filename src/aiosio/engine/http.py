@@ -118,16 +118,18 @@ class Response:
 class PreparedMessages:
     """WebSocket messages written to many connections, encoded once.
 
-    ``messages`` are what :meth:`WebSocketConnection.send` would be given, in order. ``frames`` is
-    free for the host: the embedded server stores the framed bytes there on first use, and every
-    other connection writes that same object.
+    ``messages`` are what :meth:`WebSocketConnection.send` would be given, in order. ``frames`` and
+    ``variants`` are free for the host: the embedded server stores the framed bytes in ``frames`` on
+    first use, and every other connection writes that same object; ``variants`` holds other wire
+    forms by a key of the host's (compressed frames, for connections that compress alike).
     """
 
-    __slots__ = ("frames", "messages")
+    __slots__ = ("frames", "messages", "variants")
 
     def __init__(self, messages: tuple[str | bytes, ...]) -> None:
         self.messages = messages
         self.frames: bytes | None = None
+        self.variants: dict[object, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"<PreparedMessages {len(self.messages)}>"
