@@ -4,6 +4,8 @@
 * ``socketio``: the Socket.IO decoder (text packets, binary attachments, in any order), JSON and msgpack.
 * ``frames``: the WebSocket frame reader.
 * ``wtframes``: the WebTransport stream decoder (length-prefixed Engine.IO packets).
+* ``deflate``: permessage-deflate: the negotiation of an arbitrary ``Sec-WebSocket-Extensions``
+  header, then frames (compressed or not) read with the extension in force, inflated under a limit.
 * ``http``: the embedded server's connection: the bytes arrive on an :class:`HttpProtocol` serving a
   full Socket.IO server, as requests, pipelined requests, upgrades and WebSocket frames after them.
 
@@ -17,12 +19,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 from aiosio._http.frames import FrameError, FrameReader, encode_frame
 from aiosio._http.host import Host
+from aiosio._http.permessage import Deflate, negotiate
 from aiosio._http.protocol import HttpProtocol
+from aiosio.engine.deflate import PerMessageDeflate
 from aiosio.exceptions import ProtocolError
 from aiosio.protocol.engineio import decode_packet, decode_payload
 from aiosio.protocol.socketio import JsonParser
@@ -120,6 +125,44 @@ def wtframes(data: bytes) -> None:
         raise DefectError("the decoder holds more than a frame")
 
 
+class _DeflateFrames(_Frames):
+    RSV_ALLOWED = 0x40
+
+    def __init__(self, deflate: Deflate) -> None:
+        super().__init__(1024)
+        self.deflate = deflate
+
+    def decompress(self, payload: bytes) -> bytes:
+        data = self.deflate.decompress(payload, self.max_size)
+        if len(data) > self.max_size:
+            raise DefectError(f"inflated {len(data)} bytes past the {self.max_size}-byte limit")
+        return data
+
+
+_OPTIONS = (
+    PerMessageDeflate(),
+    PerMessageDeflate(client_max_window_bits=9, server_no_context_takeover=True),
+)
+
+
+def deflate(data: bytes) -> None:
+    """A header up to the first newline is negotiated; the rest is read as frames with it."""
+    header, _, rest = data.partition(b"\n")
+    text = header.decode("latin-1")
+    codec = None
+    for options in _OPTIONS:
+        codec = negotiate(text, options) or codec
+        if codec is not None and not codec.response.startswith("permessage-deflate"):
+            raise DefectError(f"bad answer {codec.response!r}")
+    reader = _DeflateFrames(codec or Deflate("permessage-deflate"))
+    cut = rest[0] % (len(rest) + 1) if rest else 0
+    try:
+        reader.feed(rest[:cut])
+        reader.feed(rest[cut:])
+    except FrameError:
+        pass
+
+
 # -- the HTTP / WebSocket input path --------------------------------------------------------------
 
 
@@ -183,6 +226,9 @@ _PREFIXES = (
     b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     b"Sec-WebSocket-Version: 13\r\n\r\n",
+    b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
 )
 _MASK = b"\x11\x22\x33\x44"
 
@@ -198,7 +244,7 @@ class _HttpTarget:
         self.io, self.host = self.loop.run_until_complete(self._start())
 
     async def _start(self) -> tuple[Server, Host]:
-        io = Server(max_http_buffer_size=4096, cors="*")
+        io = Server(max_http_buffer_size=4096, cors="*", per_message_deflate=True)
 
         @io.on("connection")
         def on_connection(socket: Any) -> None:
@@ -234,11 +280,15 @@ class _HttpTarget:
         choice = data[0] if data else 0
         body = data[1:]
         if choice % 4 == 3:
-            # An upgrade, then the rest as client frames (masked, some of them whole frames).
-            chunks = [_PREFIXES[3]]
+            # An upgrade (offering permessage-deflate with 0x08), then the rest as client frames
+            # (masked, some of them whole frames, RSV1 set on one with 0x04).
+            chunks = [_PREFIXES[4 if choice & 0x08 else 3]]
             if choice & 0x10:
                 chunks.append(encode_frame(1, b"40", mask=_MASK))
-            chunks.append(encode_frame(choice >> 5 & 0x0F or 1, body, mask=_MASK))
+            frame = encode_frame(choice >> 5 & 0x0F or 1, body, mask=_MASK)
+            if choice & 0x04:
+                frame = bytes((frame[0] | 0x40,)) + frame[1:]
+            chunks.append(frame)
             chunks.append(body)
         else:
             chunks = [_PREFIXES[choice % 4] + body]
@@ -278,13 +328,14 @@ def every(data: bytes) -> None:
     _EACH[data[0] % len(_EACH)](data[1:])
 
 
-_EACH = (engineio, socketio, frames, wtframes, http)
+_EACH = (engineio, socketio, frames, wtframes, http, deflate)
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "engineio": engineio,
     "socketio": socketio,
     "frames": frames,
     "wtframes": wtframes,
+    "deflate": deflate,
     "http": http,
     "all": every,
 }
@@ -298,5 +349,14 @@ def seeds() -> list[bytes]:
         b'451-["a",{"_placeholder":true,"num":0}]\x00\x01\x02',
         b'2/chat,12["echo",1]',
         encode_frame(1, b"hello", mask=_MASK),
+        b"permessage-deflate; client_max_window_bits\n" + _compressed_frame(b"hello " * 50),
         os.urandom(32),
     ]
+
+
+def _compressed_frame(message: bytes) -> bytes:
+    """A masked text frame carrying ``message`` compressed, RSV1 set."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    payload = (compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    frame = encode_frame(1, payload, mask=_MASK)
+    return bytes((frame[0] | 0x40,)) + frame[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from aiosio.engine.deflate import PerMessageDeflate
 from aiosio.engine.http import Request, Response, WebSocketConnection
 
 
@@ -19,6 +20,8 @@ class EchoHandler:
         self.app.messages.append(data)
         if isinstance(data, str) and data.startswith("close:"):
             self.connection.close(int(data[6:]))
+        elif isinstance(data, str) and data.startswith("plain:"):
+            self.connection.send(data, compress=False)
         elif data == "burst":
             for i in range(3):
                 self.connection.send(f"part{i}")
@@ -27,18 +30,26 @@ class EchoHandler:
 
     def on_disconnect(self, error: str | None = None) -> None:
         self.app.disconnects += 1
+        self.app.errors.append(error)
         self.app.disconnected.set()
 
 
 class EchoApp:
     """GET answers the query string, POST echoes the body, ``hold`` waits for the client."""
 
-    def __init__(self, path: str = "/engine.io/", max_http_buffer_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        path: str = "/engine.io/",
+        max_http_buffer_size: int = 100_000,
+        per_message_deflate: PerMessageDeflate | None = None,
+    ) -> None:
         self.path = path
         self.max_http_buffer_size = max_http_buffer_size
+        self.per_message_deflate = per_message_deflate
         self.requests: list[Request] = []
         self.messages: list[str | bytes] = []
         self.disconnects = 0
+        self.errors: list[str | None] = []
         self.disconnected = asyncio.Event()
         self.aborted = asyncio.Event()
         self.got_request = asyncio.Event()

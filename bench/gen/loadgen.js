@@ -38,6 +38,8 @@ function parseArgs(argv) {
     connectTimeout: 60,
     stalled: 0,
     rssEvery: 250,
+    deflate: 0, // 1: offer permessage-deflate as the official client does (threshold 1024 bytes)
+    echoSize: 0, // echo/latency: pad the echoed message to about this many bytes of JSON
   };
   const names = {
     '--mode': ['mode', String],
@@ -60,6 +62,8 @@ function parseArgs(argv) {
     '--connect-timeout': ['connectTimeout', Number],
     '--stalled': ['stalled', Number],
     '--rss-every': ['rssEvery', Number],
+    '--deflate': ['deflate', Number],
+    '--echo-size': ['echoSize', Number],
   };
   for (let i = 2; i < argv.length; i += 2) {
     const spec = names[argv[i]];
@@ -83,6 +87,11 @@ const WS_URL = `ws://${opts.host}:${opts.port}${opts.path}?EIO=4&transport=webso
 const WS_URL2 = `ws://${opts.host}:${opts.port2}${opts.path}?EIO=4&transport=websocket`;
 const POLL_PATH = `${opts.path}?EIO=4&transport=polling`;
 const TEXT = { binary: false, compress: false };
+// With --deflate 1, text goes out as the official client sends it: compressed from 1024 bytes on,
+// once the server accepted the extension. The client checks the size itself: ws applies its own
+// `threshold` only without context takeover, and would otherwise compress every message.
+const DEFLATED_TEXT = { binary: false, compress: true };
+const DEFLATE_THRESHOLD = 1024;
 const BINARY = { binary: true, compress: false };
 
 // Every run is bounded: if anything hangs, report and exit.
@@ -214,7 +223,7 @@ class WsClient {
   connect() {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url, {
-        perMessageDeflate: false,
+        perMessageDeflate: opts.deflate === 1 ? { threshold: DEFLATE_THRESHOLD } : false,
         skipUTF8Validation: true,
         handshakeTimeout: 10000,
       });
@@ -256,7 +265,7 @@ class WsClient {
   }
 
   send(buf) {
-    this.ws.send(buf, TEXT);
+    this.ws.send(buf, opts.deflate === 1 && buf.length >= DEFLATE_THRESHOLD ? DEFLATED_TEXT : TEXT);
   }
 
   sendBinary(buf) {
@@ -313,18 +322,31 @@ async function measuredRun(clients, start, counters) {
   const b = snapshot();
   counters.measuring = false;
   const done = counters.done - c0;
+  const rssLoaded = serverRssBytes(); // every connection open and warm
   closeAll(clients);
   const w = windowStats(a, b);
   return Object.assign(w, {
     messages: done,
     per_s: done / w.wall_s,
     server_cpu_us_per_msg: w.server_cpu_us / done,
+    rss_loaded_bytes: rssLoaded,
+    echo_bytes: ECHO_MSG.length,
   });
 }
 
 // ---------------------------------------------------------------- modes
 
-const ECHO_MSG = Buffer.from('42["echo",{"id":1,"text":"hello, world","n":[1,2,3]}]');
+// With --echo-size, rows of a typical JSON document make the message about that long.
+function echoMessage(size) {
+  const rows = [];
+  let text = '42["echo",{"id":1,"text":"hello, world","n":[1,2,3]}]';
+  for (let i = 0; text.length < size; i++) {
+    rows.push({ id: i, user: `user${(i * 7919) % 1000}`, score: (i * 37) % 101, active: i % 3 !== 0 });
+    text = `42["echo",{"id":1,"text":"hello, world","rows":${JSON.stringify(rows)}}]`;
+  }
+  return Buffer.from(text);
+}
+const ECHO_MSG = echoMessage(opts.echoSize);
 
 // The servers echo the same arguments, and JSON is compact everywhere, so the reply is the very
 // message that was sent.

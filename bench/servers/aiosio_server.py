@@ -3,6 +3,7 @@
 python aiosio_server.py --port 3000          # embedded server
 python aiosio_server.py --port 3000 --asgi   # io.asgi_app() on uvicorn
 python aiosio_server.py --port 3000 --async-handlers   # echo handlers as ``async def``
+python aiosio_server.py --port 3000 --per-message-deflate   # permessage-deflate on
 python aiosio_server.py --port 3000 --adapter sharded --url redis://127.0.0.1:6379 --prefix b1
                                              # one node of a cluster (redis, sharded, streams,
                                              # postgres with a postgresql:// URL)
@@ -49,6 +50,7 @@ def build(
     metrics: bool = False,
     max_write_buffer_size: int | None = None,
     adapter: Any = None,
+    per_message_deflate: Any = False,
 ) -> aiosio.Server:
     """Return a server with the benchmark handlers (``async def`` ones with ``async_handlers``,
     Prometheus metrics when ``metrics``, and the given cluster ``adapter``)."""
@@ -57,6 +59,8 @@ def build(
         options["max_write_buffer_size"] = max_write_buffer_size
     if adapter is not None:
         options["adapter"] = adapter
+    if per_message_deflate:
+        options["per_message_deflate"] = per_message_deflate
     io = aiosio.Server(**options)
     if metrics:
         from aiosio.metrics import Metrics
@@ -94,6 +98,7 @@ def build_from(args: argparse.Namespace) -> aiosio.Server:
         args.metrics,
         args.max_write_buffer_size,
         make_adapter(args.adapter, args.url, args.prefix),
+        args.per_message_deflate,
     )
 
 
@@ -120,6 +125,9 @@ def main() -> None:
     parser.add_argument("--async-handlers", action="store_true", help="async def echo handlers")
     parser.add_argument("--metrics", action="store_true", help="count Prometheus metrics")
     parser.add_argument("--max-write-buffer-size", type=int, default=None)
+    parser.add_argument(
+        "--per-message-deflate", action="store_true", help="WebSocket compression (RFC 7692)"
+    )
     parser.add_argument("--adapter", default="memory", help="redis, sharded, streams, postgres")
     parser.add_argument("--url", default="redis://127.0.0.1:6379", help="the adapter's server")
     parser.add_argument("--prefix", default="socket.io", help="the adapter's channel prefix")

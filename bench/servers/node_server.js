@@ -15,7 +15,9 @@ const port = Number(arg('--port', '3000'));
 const host = arg('--host', '127.0.0.1');
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, { serveClient: false });
+// --per-message-deflate 1: the reference's perMessageDeflate (threshold 1024 bytes)
+const perMessageDeflate = arg('--per-message-deflate', '0') === '1';
+const io = new Server(httpServer, { serveClient: false, perMessageDeflate });
 
 io.on('connection', (socket) => {
   socket.on('echo', (...args) => {

@@ -364,7 +364,8 @@ class _ASGIWebSocket:
             self.rejection = response
             self.decided.set_result(None)
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        # ASGI has no per-message compression switch: the host compresses as it negotiated.
         if self.closing:
             return
         if isinstance(data, str):
@@ -374,7 +375,7 @@ class _ASGIWebSocket:
         self._buffered += len(data)
         self._wake()
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         for message in prepared.messages:
             self.send(message)
 

@@ -43,6 +43,8 @@ def server_options(options: dict[str, Any]) -> dict[str, Any]:
         result["path"] = options["path"]
     if "maxHttpBufferSize" in options:
         result["max_http_buffer_size"] = options["maxHttpBufferSize"]
+    if "perMessageDeflate" in options:
+        result["per_message_deflate"] = options["perMessageDeflate"]
     recovery = options.get("connectionStateRecovery")
     if recovery:
         result["connection_state_recovery"] = {

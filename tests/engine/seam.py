@@ -44,11 +44,11 @@ class FakeWebSocket:
     def reject(self, response: Response) -> None:
         self.rejected = response
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, compress: bool = True) -> None:
         assert self.closed_with is None, "send after close"
         self.sent.put_nowait(data)
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         for message in prepared.messages:
             self.send(message)
 

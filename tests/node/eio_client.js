@@ -1,7 +1,7 @@
 "use strict";
 // The official engine.io-client as a peer. argv[2]: JSON {url, options}.
 // Events: open, handshake, upgrade, upgrade_error, message, ping, error, close, state, pong_dropped.
-// Commands: send {data}, close, drop_pongs {on}, state.
+// Commands: send {data}, close, drop_pongs {on}, state (transport, readyState, extensions).
 const { Socket, Fetch } = require("engine.io-client");
 const { emit, encodeData, decodeData, kindOf, onCommands, reportUncaught } = require("./lines");
 
@@ -57,6 +57,8 @@ onCommands((cmd) => {
         id: socket.id,
         transport: socket.transport ? socket.transport.name : null,
         readyState: socket.readyState,
+        // the WebSocket extensions the server accepted ("permessage-deflate" or "")
+        extensions: socket.transport && socket.transport.ws ? socket.transport.ws.extensions : null,
       });
       break;
     default:

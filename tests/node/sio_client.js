@@ -16,7 +16,10 @@ function connect(cmd) {
   const id = cmd.id;
   sockets.set(id, socket);
   socket.on("connect", () => {
-    out({ ev: "connect", id, sid: socket.id, recovered: socket.recovered, transport: socket.io.engine.transport.name });
+    const transport = socket.io.engine.transport;
+    // extensions: what the WebSocket negotiated ("permessage-deflate" or ""), null over polling
+    const extensions = transport.ws ? transport.ws.extensions : null;
+    out({ ev: "connect", id, sid: socket.id, recovered: socket.recovered, transport: transport.name, extensions });
   });
   socket.on("connect_error", (err) => out({ ev: "connect_error", id, message: err.message, data: err.data === undefined ? null : err.data }));
   socket.on("disconnect", (reason, details) => out({ ev: "disconnect", id, reason }));

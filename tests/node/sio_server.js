@@ -3,7 +3,7 @@
 //   node sio_server.js <port> '<json options>'
 //
 // Options: transports, pingInterval, pingTimeout, path, connectionStateRecovery (object),
-// maxHttpBufferSize. Everything observable is printed on stdout as one JSON object per line.
+// maxHttpBufferSize, perMessageDeflate. Everything observable is printed on stdout as one JSON object per line.
 "use strict";
 
 const http = require("http");
@@ -25,11 +25,14 @@ if (options.transports) serverOptions.transports = options.transports;
 if (options.path) serverOptions.path = options.path;
 if (options.connectionStateRecovery) serverOptions.connectionStateRecovery = options.connectionStateRecovery;
 if (options.maxHttpBufferSize) serverOptions.maxHttpBufferSize = options.maxHttpBufferSize;
+if (options.perMessageDeflate !== undefined) serverOptions.perMessageDeflate = options.perMessageDeflate;
 const io = new Server(httpServer, serverOptions);
 
 io.engine.on("connection", (rawSocket) => {
-  print({ event: "handshake", sid: rawSocket.id, transport: rawSocket.transport.name });
-  rawSocket.on("upgrade", (transport) => print({ event: "upgrade", sid: rawSocket.id, transport: transport.name }));
+  // extensions: what the WebSocket negotiated ("permessage-deflate" or ""), null over polling
+  const extensions = (transport) => (transport.socket ? transport.socket.extensions : null);
+  print({ event: "handshake", sid: rawSocket.id, transport: rawSocket.transport.name, extensions: extensions(rawSocket.transport) });
+  rawSocket.on("upgrade", (transport) => print({ event: "upgrade", sid: rawSocket.id, transport: transport.name, extensions: extensions(transport) }));
   rawSocket.on("close", (reason) => print({ event: "engine_close", sid: rawSocket.id, reason }));
 });
 

@@ -38,6 +38,7 @@ _REFERENCE_NAMES = {
     "cookie": "cookie",
     "allow_eio3": "allowEIO3",
     "http_compression": "httpCompression",
+    "per_message_deflate": "perMessageDeflate",
 }
 _SECONDS = {"ping_interval", "ping_timeout", "upgrade_timeout"}
 

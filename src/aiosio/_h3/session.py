@@ -145,16 +145,17 @@ class WebTransportSession:
         reason = response.body.decode(errors="replace")
         self._end(response.status, reason)
 
-    def send(self, data: str | bytes) -> None:
-        """Frame one message onto the stream. Never blocks."""
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Frame one message onto the stream. Never blocks (WebTransport has no per-message
+        compression: ``compress`` is ignored)."""
         if self._state is not _State.OPEN or self.stream_id is None:
             return
         frame = encode_frame(data)
         self._written += len(frame)
         self._host.write_stream(self.stream_id, frame)
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
-        """Frame messages prepared for many connections onto the stream."""
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
+        """Frame messages prepared for many connections onto the stream (``compress`` is ignored)."""
         if self._state is not _State.OPEN or self.stream_id is None:
             return
         frames = b"".join(encode_frame(message) for message in prepared.messages)

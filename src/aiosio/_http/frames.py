@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from typing import ClassVar
 
 from aiosio._http.mask import apply_mask
 from aiosio.exceptions import ProtocolError
@@ -106,7 +107,10 @@ class FrameReader:
     ``feed`` stops at a close frame: it calls :meth:`close_received` and ignores the rest.
     """
 
-    __slots__ = ("_buf", "_frag_op", "_frag_size", "_frags", "_need", "max_size")
+    __slots__ = ("_buf", "_frag_op", "_frag_rsv", "_frag_size", "_frags", "_need", "max_size")
+
+    #: The reserved bits a negotiated extension gives meaning to (0x40: RSV1, permessage-deflate).
+    RSV_ALLOWED: ClassVar[int] = 0
 
     def __init__(self, max_size: int) -> None:
         #: The largest message (after reassembly) accepted, in bytes.
@@ -115,6 +119,7 @@ class FrameReader:
         self._need = 0
         self._frags: list[bytes] | None = None
         self._frag_op = 0
+        self._frag_rsv = 0
         self._frag_size = 0
 
     # -- hooks --
@@ -129,6 +134,10 @@ class FrameReader:
 
     def close_received(self, code: int, reason: str) -> None:
         """A close frame arrived (code 1005 when it had none)."""
+
+    def decompress(self, payload: bytes) -> bytes:
+        """The payload of a message whose first frame had RSV1 set (permessage-deflate)."""
+        raise FrameError(1002, "reserved bits set")
 
     # -- parsing --
     def feed(self, data: bytes | bytearray) -> None:
@@ -150,11 +159,15 @@ class FrameReader:
                 return
             b0 = data[pos]
             b1 = data[pos + 1]
-            if b0 & 0x70:
-                raise FrameError(1002, "reserved bits set")
+            opcode = b0 & 0x0F
+            rsv = b0 & 0x70
+            if rsv:
+                if rsv != self.RSV_ALLOWED:
+                    raise FrameError(1002, "reserved bits set")
+                if opcode & 0x8 or not opcode:
+                    raise FrameError(1002, "RSV1 set on a control or continuation frame")
             if not b1 & 0x80:
                 raise FrameError(1002, "client frame not masked")
-            opcode = b0 & 0x0F
             length = b1 & 0x7F
             start = pos + 2
             if length == 126:
@@ -208,7 +221,7 @@ class FrameReader:
                 if opcode:
                     if self._frags is not None:
                         raise FrameError(1002, "new message inside a fragmented one")
-                    self._deliver(opcode, payload)
+                    self._deliver(opcode, self.decompress(payload) if rsv else payload)
                 else:
                     frags = self._frags
                     if frags is None:
@@ -216,12 +229,17 @@ class FrameReader:
                     frags.append(payload)
                     self._frags = None
                     self._frag_size = 0
-                    self._deliver(self._frag_op, b"".join(frags))
+                    whole = b"".join(frags)
+                    if self._frag_rsv:
+                        self._frag_rsv = 0
+                        whole = self.decompress(whole)
+                    self._deliver(self._frag_op, whole)
             elif opcode:
                 if self._frags is not None:
                     raise FrameError(1002, "new message inside a fragmented one")
                 self._frags = [payload]
                 self._frag_op = opcode
+                self._frag_rsv = rsv
                 self._frag_size = length
             else:
                 if self._frags is None:

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httptools
 
-from aiosio._http.websocket import WebSocket, handshake_error
+from aiosio._http.permessage import negotiate
+from aiosio._http.websocket import DeflateWebSocket, WebSocket, handshake_error
+from aiosio.engine.deflate import PerMessageDeflate
 from aiosio.engine.http import Request, Response
 
 if TYPE_CHECKING:
@@ -419,7 +421,16 @@ class HttpProtocol(asyncio.Protocol):
                 )
             )
             return
-        ws = WebSocket(self, transport, request, host.app.max_http_buffer_size, host.forget)
+        max_size = host.app.max_http_buffer_size
+        # An app written before the option existed has no such attribute: no extension then.
+        options: PerMessageDeflate | None = getattr(host.app, "per_message_deflate", None)
+        offers = request.headers.get("sec-websocket-extensions") if options is not None else None
+        deflate = negotiate(offers, options) if offers and options is not None else None
+        ws = (
+            WebSocket(self, transport, request, max_size, host.forget)
+            if deflate is None
+            else DeflateWebSocket(self, transport, request, max_size, host.forget, deflate)
+        )
         self._ws = ws
         try:
             host.app.handle_websocket(request, ws)

@@ -14,7 +14,7 @@ import socket
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import ClassVar, Protocol, cast
 
 from aiosio._http.frames import (
     OP_BINARY,
@@ -28,12 +28,17 @@ from aiosio._http.frames import (
     frame_header,
 )
 from aiosio._http.mask import apply_mask
+from aiosio._http.permessage import Deflate
 from aiosio.engine.http import PreparedMessages, Request, Response, WebSocketHandler
 
-if TYPE_CHECKING:
-    from aiosio._http.protocol import HttpProtocol
-
-__all__ = ["WebSocket", "encode_messages", "handshake_error", "reset"]
+__all__ = [
+    "DeflateWebSocket",
+    "UpgradeOwner",
+    "WebSocket",
+    "encode_messages",
+    "handshake_error",
+    "reset",
+]
 
 logger = logging.getLogger("aiosio.http")
 
@@ -93,6 +98,16 @@ def handshake_error(request: Request) -> str | None:
     return None
 
 
+class UpgradeOwner(Protocol):
+    """What owns the socket until the upgrade is decided (the HTTP protocol that parsed it)."""
+
+    def detach_websocket(self, ws: WebSocket) -> bytes:
+        """Hand the transport to ``ws`` (its 101 is written); return bytes the client sent early."""
+
+    def reject_websocket(self, response: Response) -> None:
+        """Answer the upgrade request with ``response`` and close."""
+
+
 class WebSocket(FrameReader, asyncio.Protocol):
     """A server-side WebSocket; implements ``aiosio.engine.http.WebSocketConnection``."""
 
@@ -112,14 +127,14 @@ class WebSocket(FrameReader, asyncio.Protocol):
 
     def __init__(
         self,
-        http: HttpProtocol,
+        http: UpgradeOwner,
         transport: asyncio.Transport,
         request: Request,
         max_size: int,
         on_done: Callable[[WebSocket], None],
     ) -> None:
         super().__init__(max_size)
-        self._http: HttpProtocol | None = http
+        self._http: UpgradeOwner | None = http
         self.transport = transport
         self.request = request
         self._handler: WebSocketHandler | None = None
@@ -149,7 +164,10 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._handler = handler
         self._state = _OPEN
         key = self.request.headers["sec-websocket-key"]
-        extra = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers or ())
+        extra = b"".join(
+            f"{name}: {value}\r\n".encode("latin-1")
+            for name, value in (*(headers or ()), *self.extension_headers())
+        )
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept_key(key).encode("ascii") + b"\r\n" + extra + b"\r\n"
@@ -167,8 +185,16 @@ class WebSocket(FrameReader, asyncio.Protocol):
         self._state = _CLOSED
         http.reject_websocket(response)
 
-    def send(self, data: str | bytes) -> None:
-        """Queue one message; a no-op once the connection is closing."""
+    def extension_headers(self) -> tuple[tuple[str, str], ...]:
+        """Headers the 101 answer adds for negotiated extensions (none here)."""
+        return ()
+
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Queue one message; a no-op once the connection is closing.
+
+        ``compress`` is the Engine.IO packet's flag; without a negotiated extension it changes
+        nothing.
+        """
         if self._state != _OPEN:
             return
         if type(data) is str:
@@ -189,7 +215,7 @@ class WebSocket(FrameReader, asyncio.Protocol):
         else:
             self.transport.writelines((frame_header(opcode, size), payload))
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         """Write messages prepared once for many connections; the first one frames them."""
         if self._state == _OPEN:
             frames = prepared.frames
@@ -379,3 +405,113 @@ class WebSocket(FrameReader, asyncio.Protocol):
             reset(self.transport)
         else:
             self.transport.close()
+
+
+class DeflateWebSocket(WebSocket):
+    """A WebSocket with permessage-deflate negotiated (RFC 7692).
+
+    Messages of at least the threshold are compressed unless the packet asked otherwise; control
+    frames never are. A compressed message from the client is inflated with the message limit applied
+    to its inflated size.
+    """
+
+    __slots__ = ("deflate",)
+
+    RSV_ALLOWED: ClassVar[int] = 0x40
+
+    def __init__(
+        self,
+        http: UpgradeOwner,
+        transport: asyncio.Transport,
+        request: Request,
+        max_size: int,
+        on_done: Callable[[WebSocket], None],
+        deflate: Deflate,
+    ) -> None:
+        super().__init__(http, transport, request, max_size, on_done)
+        #: The negotiated parameters and this connection's compressor state.
+        self.deflate = deflate
+
+    def extension_headers(self) -> tuple[tuple[str, str], ...]:
+        """The ``Sec-WebSocket-Extensions`` answer to the accepted offer."""
+        return (("Sec-WebSocket-Extensions", self.deflate.response),)
+
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Queue one message, compressed when ``compress`` and at least the threshold long."""
+        deflate = self.deflate
+        # At most 4 UTF-8 bytes a character: a message this short stays under the threshold.
+        if not compress or len(data) << 2 < deflate.threshold or self._state != _OPEN:
+            WebSocket.send(self, data)
+            return
+        if type(data) is str:
+            payload = data.encode("utf-8")
+            opcode = OP_TEXT
+        else:
+            payload = cast(bytes, data)
+            opcode = OP_BINARY
+        if payload and len(payload) >= deflate.threshold:
+            payload = deflate.compress(payload)
+            opcode |= 0x40  # RSV1: a compressed message
+        self.send_frames([frame_header(opcode, len(payload)), payload])
+
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
+        """Write messages prepared for many connections, compressing the large ones here."""
+        if self._state != _OPEN:
+            return
+        deflate = self.deflate
+        threshold = deflate.threshold
+        # A str of n characters is at most 4n bytes in UTF-8.
+        if not compress or all(
+            len(m) * (4 if type(m) is str else 1) < threshold for m in prepared.messages
+        ):
+            super().send_prepared(prepared)
+            return
+        key = deflate.shared_key
+        if key is None:  # context takeover: this connection's own stream
+            for message in prepared.messages:
+                self.send(message)
+            return
+        variants = prepared.variants
+        if variants is None:
+            variants = prepared.variants = {}
+        frames = variants.get(key)
+        if frames is None:
+            frames = variants[key] = self._compressed_frames(prepared.messages)
+        self._write(frames)
+
+    def _compressed_frames(self, messages: tuple[str | bytes, ...]) -> bytes:
+        """Whole frames for ``messages``, those of at least the threshold compressed."""
+        deflate = self.deflate
+        out = []
+        for message in messages:
+            if type(message) is str:
+                payload = message.encode("utf-8")
+                opcode = OP_TEXT
+            else:
+                payload = cast(bytes, message)
+                opcode = OP_BINARY
+            if payload and len(payload) >= deflate.threshold:
+                payload = deflate.compress(payload)
+                opcode |= 0x40
+            out.append(frame_header(opcode, len(payload)))
+            out.append(payload)
+        return b"".join(out)
+
+    def decompress(self, payload: bytes) -> bytes:
+        """Inflate one client message; a deflate bomb or bad data closes this connection."""
+        try:
+            return self.deflate.decompress(payload, self.max_size)
+        except FrameError as exc:
+            logger.warning(
+                "websocket from %s: %s (limit %d bytes), closing with %d",
+                self.request.client,
+                exc.reason,
+                self.max_size,
+                exc.code,
+            )
+            raise
+
+    def lost(self) -> None:
+        """The socket is gone: release the compressor state too."""
+        self.deflate.release()
+        super().lost()

@@ -109,6 +109,7 @@ class EngineClient:
         "on_message",
         "on_ping",
         "on_upgrade",
+        "per_message_deflate",
         "ping_interval",
         "ping_timeout",
         "query",
@@ -138,6 +139,7 @@ class EngineClient:
         ssl: Any = True,
         remember_upgrade: bool = False,
         try_all_transports: bool = False,
+        per_message_deflate: bool = False,
     ) -> None:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -173,6 +175,8 @@ class EngineClient:
         self.try_all_transports = try_all_transports
         self.with_credentials = with_credentials
         self.ssl = ssl
+        #: offer permessage-deflate on the WebSocket (aiohttp then compresses every message)
+        self.per_message_deflate = per_message_deflate
         self.state: State = "new"
         self.id: str | None = None
         self.ping_interval = 25.0
@@ -326,8 +330,9 @@ class EngineClient:
         """Queue one message (text, or a binary attachment).
 
         ``compress`` is the reference's per-packet flag: it asks for WebSocket compression where
-        permessage-deflate is negotiated; this client does not negotiate it, and polling request
-        bodies are never compressed, so here it changes nothing on the wire.
+        permessage-deflate is negotiated. aiohttp, once it is negotiated, compresses every message
+        and cannot leave one out, and polling request bodies are never compressed, so here it
+        changes nothing on the wire.
         """
         del compress
         self._send_packet(Packet(PacketType.MESSAGE, data))
@@ -380,6 +385,7 @@ class EngineClient:
             headers=self.extra_headers,
             autoping=True,
             max_msg_size=0,
+            compress=15 if self.per_message_deflate else 0,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT),
         )
 

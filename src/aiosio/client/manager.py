@@ -57,7 +57,9 @@ class Manager(Listeners):
     As in the reference: ``auto_connect`` (True) lets :func:`aiosio.client.connect` connect the
     socket it returns; ``remember_upgrade`` (False) starts over WebSocket when the previous session of
     this process upgraded to it; ``try_all_transports`` (False) tries the next transport when the
-    first one cannot open.
+    first one cannot open. ``per_message_deflate`` (False) offers WebSocket compression (RFC
+    7692); unlike the reference's ``perMessageDeflate`` it is off by default, since aiohttp, once
+    the server accepts, compresses every message whatever its size.
     """
 
     _logger = _logger
@@ -86,6 +88,7 @@ class Manager(Listeners):
         auto_connect: bool = True,
         remember_upgrade: bool = False,
         try_all_transports: bool = False,
+        per_message_deflate: bool = False,
     ) -> None:
         self.uri = url
         self._engine_factory = engine_factory
@@ -100,6 +103,9 @@ class Manager(Listeners):
             "remember_upgrade": remember_upgrade,
             "try_all_transports": try_all_transports,
         }
+        if per_message_deflate:
+            # Only when asked, so engine factories that know no WebSocket extensions still work.
+            self.engine_options["per_message_deflate"] = True
         # Fail early on a bad URL or option.
         engine_factory(url, **self.engine_options)
         if reconnection_attempts < 0:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import parse_qsl
 
+from aiosio.engine.deflate import PerMessageDeflate
+
 __all__ = [
     "EngineApp",
     "PreparedMessages",
@@ -116,16 +118,18 @@ class Response:
 class PreparedMessages:
     """WebSocket messages written to many connections, encoded once.
 
-    ``messages`` are what :meth:`WebSocketConnection.send` would be given, in order. ``frames`` is
-    free for the host: the embedded server stores the framed bytes there on first use, and every
-    other connection writes that same object.
+    ``messages`` are what :meth:`WebSocketConnection.send` would be given, in order. ``frames`` and
+    ``variants`` are free for the host: the embedded server stores the framed bytes in ``frames`` on
+    first use, and every other connection writes that same object; ``variants`` holds other wire
+    forms by a key of the host's (compressed frames, for connections that compress alike).
     """
 
-    __slots__ = ("frames", "messages")
+    __slots__ = ("frames", "messages", "variants")
 
     def __init__(self, messages: tuple[str | bytes, ...]) -> None:
         self.messages = messages
         self.frames: bytes | None = None
+        self.variants: dict[object, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"<PreparedMessages {len(self.messages)}>"
@@ -156,10 +160,14 @@ class WebSocketConnection(Protocol):
     def reject(self, response: Response) -> None:
         """Refuse the upgrade with a plain HTTP response."""
 
-    def send(self, data: str | bytes) -> None:
-        """Queue one text (``str``) or binary (``bytes``) message. Never blocks."""
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        """Queue one text (``str``) or binary (``bytes``) message. Never blocks.
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+        ``compress=False`` (the Engine.IO packet's flag) keeps it uncompressed where the host
+        negotiated permessage-deflate; hosts without it ignore the flag.
+        """
+
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         """Queue ``prepared.messages`` (the same object goes to many connections). Never blocks."""
 
     def close(self, code: int = 1000) -> None:
@@ -175,8 +183,11 @@ class EngineApp(Protocol):
 
     #: The URL path prefix the engine answers, with a trailing slash (``/engine.io/``).
     path: str
-    #: The largest request body or WebSocket message accepted, in bytes.
+    #: The largest request body or WebSocket message accepted, in bytes (inflated size, when
+    #: permessage-deflate is on).
     max_http_buffer_size: int
+    #: permessage-deflate for hosts that negotiate WebSocket extensions themselves (``None``: off).
+    per_message_deflate: PerMessageDeflate | None
 
     def handle_request(self, request: Request, respond: Callable[[Response], None]) -> None:
         """Handle one HTTP request under ``path``; ``respond`` is called exactly once."""

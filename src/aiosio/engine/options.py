@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 from .compression import HttpCompressionOption
 from .cors import CorsOption
+from .deflate import PerMessageDeflate, PerMessageDeflateOption
 from .http import Request
 
 __all__ = [
@@ -60,6 +61,7 @@ class EngineOptionsDict(TypedDict, total=False):
     trusted_proxies: Iterable[str]
     allow_eio3: bool
     http_compression: HttpCompressionOption
+    per_message_deflate: PerMessageDeflateOption
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +77,9 @@ class EngineOptions:
       (the first two by default).
     * ``path`` (``/engine.io/``), ``allow_upgrades`` (True).
     * ``cors``, ``trusted_proxies``, ``allow_request``, ``cookie``, ``initial_packet``,
-      ``max_write_buffer_size`` (4 MiB), ``http_compression`` (True), ``allow_eio3`` (False): see
-      :class:`~aiosio.engine.server.EngineServer`.
+      ``max_write_buffer_size`` (4 MiB), ``http_compression`` (True), ``allow_eio3`` (False),
+      ``per_message_deflate`` (False; kept as a :class:`~aiosio.engine.deflate.PerMessageDeflate`, or
+      ``None`` when off): see :class:`~aiosio.engine.server.EngineServer`.
     """
 
     ping_interval: float = 25.0
@@ -94,6 +97,7 @@ class EngineOptions:
     trusted_proxies: tuple[str, ...] = ()
     allow_eio3: bool = False
     http_compression: HttpCompressionOption = field(default=True, compare=False)
+    per_message_deflate: PerMessageDeflateOption = False
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
@@ -124,6 +128,8 @@ class EngineOptions:
         object.__setattr__(self, "path", "/" + stripped + "/" if stripped else "/")
         if self.allow_request is not None and not callable(self.allow_request):
             raise ValueError("allow_request must be callable")
+        deflate = PerMessageDeflate.from_option(self.per_message_deflate)
+        object.__setattr__(self, "per_message_deflate", deflate)
 
 
 def check_keywords(owner: str, given: Iterable[str], known: Iterable[str]) -> None:

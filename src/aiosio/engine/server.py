@@ -16,6 +16,7 @@ from ..protocol.engineio import Packet, PacketType, decode_packet
 from ..protocol.session import open_packet
 from .compression import HttpCompression, HttpCompressionOption
 from .cors import CorsOption, CorsPolicy
+from .deflate import PerMessageDeflate, PerMessageDeflateOption
 from .eio3 import (
     JsonpPolling,
     JsonpPollingV3,
@@ -79,6 +80,10 @@ class EngineServer:
     * ``http_compression`` (True): polling responses of 1024 bytes or more are compressed with gzip
       or deflate as ``Accept-Encoding`` asks; ``False`` turns it off, a dict sets ``threshold``
       (bytes) and ``level`` (zlib's 0-9, -1 for its default).
+    * ``per_message_deflate`` (False): WebSocket compression (RFC 7692) on the embedded server:
+      ``True``, or a :class:`~aiosio.engine.deflate.PerMessageDeflate` or dict (``threshold``
+      1024 bytes, window bits, context takeover, ``level``, ``mem_level``). ASGI hosts negotiate it
+      themselves (docs/embedded-server.md).
     * ``allow_eio3`` (False): also serve Engine.IO v3 clients (socket.io-client 2.x); without it
       their handshake gets error 5, "Unsupported protocol version".
 
@@ -104,6 +109,7 @@ class EngineServer:
         trusted_proxies: Iterable[str] = (),
         allow_eio3: bool = False,
         http_compression: HttpCompressionOption = True,
+        per_message_deflate: PerMessageDeflateOption = False,
     ) -> None:
         #: The options, validated (see :class:`~aiosio.engine.options.EngineOptions`).
         self.options = options = EngineOptions(
@@ -122,6 +128,7 @@ class EngineServer:
             trusted_proxies=tuple(trusted_proxies),
             allow_eio3=allow_eio3,
             http_compression=http_compression,
+            per_message_deflate=per_message_deflate,
         )
         self.ping_interval = options.ping_interval
         self.ping_timeout = options.ping_timeout
@@ -138,6 +145,7 @@ class EngineServer:
         self.initial_packet = initial_packet
         self.allow_eio3 = allow_eio3
         self.http_compression = HttpCompression.from_option(http_compression)
+        self.per_message_deflate = PerMessageDeflate.from_option(options.per_message_deflate)
         self.clients: dict[str, EngineSocket] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._pending_handshakes: set[asyncio.Task[None]] = set()

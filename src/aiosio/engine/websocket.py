@@ -76,14 +76,14 @@ class WebSocketTransport(Transport):
         """Write one message packet; return the bytes the host still holds."""
         connection = self.connection
         if not self._closed:
-            connection.send("4" + data if type(data) is str else data)
+            connection.send("4" + data if type(data) is str else data, compress)
         return connection.buffered_amount
 
     def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> int:
         """Write messages prepared for many sessions; return the bytes the host still holds."""
         connection = self.connection
         if not self._closed:
-            connection.send_prepared(prepared)
+            connection.send_prepared(prepared, compress)
         return connection.buffered_amount
 
     @property

@@ -41,13 +41,14 @@ def find_client_dist(start: Path | None = None) -> Path | None:
 class ClientServingApp:
     """An :class:`EngineApp` in front of the engine that answers ``<path>socket.io[.min].js`` itself."""
 
-    __slots__ = ("_cache", "dist", "engine", "max_http_buffer_size", "path")
+    __slots__ = ("_cache", "dist", "engine", "max_http_buffer_size", "path", "per_message_deflate")
 
     def __init__(self, engine: EngineApp, dist: Path) -> None:
         self.engine = engine
         self.dist = dist
         self.path = engine.path
         self.max_http_buffer_size = engine.max_http_buffer_size
+        self.per_message_deflate = engine.per_message_deflate
         self._cache: dict[str, tuple[bytes, str]] = {}
 
     def _file(self, name: str) -> tuple[bytes, str] | None:

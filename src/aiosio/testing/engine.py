@@ -47,10 +47,10 @@ class _Connection:
         self.rejected = response
         self._loop.call_soon(self._client.server_rejected, response)
 
-    def send(self, data: str | bytes) -> None:
+    def send(self, data: str | bytes, compress: bool = True) -> None:
         self._loop.call_soon(self._client.server_sent, data)
 
-    def send_prepared(self, prepared: PreparedMessages) -> None:
+    def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         for message in prepared.messages:
             self._loop.call_soon(self._client.server_sent, message)
 
