@@ -47,12 +47,30 @@ async def _read_until_closed(
     return data, time.monotonic() - start
 
 
+NODE_DEFAULTS = {"headers_timeout": 60.0, "keep_alive_timeout": 5.0, "request_timeout": 300.0}
+
+
 def test_defaults_are_nodes() -> None:
-    for fn in (serve, aiosio.Server.listen, EngineServer.listen):
+    params = inspect.signature(serve).parameters
+    assert {name: params[name].default for name in NODE_DEFAULTS} == NODE_DEFAULTS
+    # The entry points leave them to the host (None), which takes serve's defaults.
+    for fn in (aiosio.Server.listen, EngineServer.listen):
         params = inspect.signature(fn).parameters
-        assert params["headers_timeout"].default == 60.0
-        assert params["keep_alive_timeout"].default == 5.0
-        assert params["request_timeout"].default == 300.0
+        assert {name: params[name].default for name in NODE_DEFAULTS} == dict.fromkeys(
+            NODE_DEFAULTS
+        )
+
+
+async def test_listen_without_timeouts_takes_nodes_defaults() -> None:
+    io = aiosio.Server()
+    await io.listen(0)
+    try:
+        listener = io._listener
+        assert isinstance(listener, EmbeddedServer)
+        host = listener._host
+        assert {name: getattr(host, name) for name in NODE_DEFAULTS} == NODE_DEFAULTS
+    finally:
+        await io.close()
 
 
 async def test_bad_timeouts_are_refused(app: EchoApp) -> None:

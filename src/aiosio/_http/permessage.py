@@ -10,6 +10,7 @@ to gigabytes (a deflate bomb) costs no more memory than the limit.
 from __future__ import annotations
 
 import zlib
+from typing import Protocol
 
 from aiosio._http.frames import FrameError
 from aiosio.engine.deflate import PerMessageDeflate
@@ -140,6 +141,23 @@ def negotiate(header: str, options: PerMessageDeflate) -> Deflate | None:
     return None
 
 
+class _Compressor(Protocol):
+    """What ``zlib.compressobj()`` returns."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+    def flush(self, mode: int = ..., /) -> bytes: ...
+
+
+class _Decompressor(Protocol):
+    """What ``zlib.decompressobj()`` returns."""
+
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+    @property
+    def eof(self) -> bool: ...
+    def decompress(self, data: bytes, /, max_length: int = ...) -> bytes: ...
+
+
 class Deflate:
     """One connection's permessage-deflate state, as negotiated.
 
@@ -182,8 +200,8 @@ class Deflate:
         self.client_bits = client_bits
         self.server_takeover = server_takeover
         self.client_takeover = client_takeover
-        self._compressor: zlib._Compress | None = None
-        self._decompressor: zlib._Decompress | None = None
+        self._compressor: _Compressor | None = None
+        self._decompressor: _Decompressor | None = None
 
     @property
     def shared_key(self) -> tuple[int, int, int, int] | None:
