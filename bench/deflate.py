@@ -121,7 +121,7 @@ async def inproc(clients: int) -> list[dict[str, Any]]:
         transports: dict[str, FakeTransport] = {}
         wire: dict[str, float] = {}
         for name, option in VARIANTS.items():
-            host = Host(build(per_message_deflate=option)._app(), None, "http")
+            host = Host(build(per_message_deflate=option).engine_app(), None, "http")
             ws = open_ws(host)
             feeds[name] = (ws.data_received, client_frame(message, option))
             transports[name] = ws.transport
@@ -141,7 +141,7 @@ async def inproc(clients: int) -> list[dict[str, Any]]:
             gc.collect()
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            host = Host(build(per_message_deflate=option)._app(), None, "http")
+            host = Host(build(per_message_deflate=option).engine_app(), None, "http")
             frame = client_frame(message, option)
             opened = [open_ws(host) for _ in range(clients)]
             await asyncio.sleep(0)  # on 3.11 the CONNECTs are answered on the next turn
