@@ -20,7 +20,7 @@ from aiosio.server import RemoteSocket, Server, Socket
 from tests.server.node import NodeClients, requires_node
 
 from .cluster_support import Client, adapter_factory, eventually
-from .cold_start import wait_until_joined
+from .cold_start import wait_until_joined, wait_until_rooms_subscribed
 from .node_peers import NodeScript
 
 pytestmark = requires_node
@@ -34,13 +34,18 @@ class Mixed:
     py_url: str
     prefix: str
     kind: str
+    observer: Redis | RedisCluster | None = None
 
     async def connect(self, cid: str, on_python: bool, rooms: list[str]) -> str:
+        """Connect ``cid`` to one of the servers, in ``rooms``; returns once a broadcast to those
+        rooms would reach it (with the sharded adapter: once the rooms' channels are listened to)."""
         url = self.py_url if on_python else self.node.url
         event = await self.clients.connect(
             cid, url, auth={"name": cid, "rooms": rooms}, transports=["websocket"]
         )
         assert event["ev"] == "connect", event
+        if self.kind.startswith("sharded") and self.observer is not None:
+            await wait_until_rooms_subscribed(self.observer, self.prefix, rooms)
         return str(event["sid"])
 
     async def got(self, cid: str, name: str) -> list[Any]:
@@ -91,7 +96,7 @@ async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[Mixed]:
     port = await io.listen(0, "127.0.0.1")
     node = await NodeScript.start("sio_cluster_server", kind, url, prefix)
     clients = await NodeClients.start()
-    mixed = Mixed(io, node, clients, f"http://127.0.0.1:{port}", prefix, kind)
+    mixed = Mixed(io, node, clients, f"http://127.0.0.1:{port}", prefix, kind, client)
     try:
         await joined(mixed, url)
         yield mixed
