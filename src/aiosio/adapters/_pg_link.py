@@ -40,7 +40,7 @@ import asyncpg
 
 from aiosio import _json
 from aiosio.adapters._codec import has_binary, pack, unpack
-from aiosio.adapters._shared_link import SharedLink
+from aiosio.adapters._shared_link import SharedLink, fail_unsent, flush, stop_tasks
 from aiosio.exceptions import AdapterError
 
 __all__ = ["MessageHandler", "PostgresLink"]
@@ -476,35 +476,24 @@ class PostgresLink(SharedLink):
         super().acquire()
 
     async def close(self) -> None:
-        """Stop both connections; messages still buffered are dropped (their futures cancelled)."""
+        """Stop both connections. Messages still buffered are written while PostgreSQL answers, for a
+        second at most; the rest fail with :class:`~aiosio.adapters._shared_link.LinkClosedError` (one
+        warning gives their count)."""
         if self._closed:
             return
         if self._queue and self._writer_task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drain(), 1.0)
+            await flush(self._queue.__len__, lambda: self._publisher_down)
         self._closed = True
-        for task in (self._writer_task, self._listener_task, self._cleanup_task, self._inbox_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._queue:
-            logger.warning(
-                "PostgreSQL link closed with %d messages unsent; dropped", len(self._queue)
-            )
-        while self._queue:
-            self._queue.popleft().future.cancel()
+        await stop_tasks(
+            self._writer_task, self._listener_task, self._cleanup_task, self._inbox_task
+        )
+        unsent = [item.future for item in self._queue]
+        self._queue.clear()
+        fail_unsent("PostgreSQL", unsent)
         for future in self._ready:
             future.cancel()
         self._ready.clear()
         self._inbox.clear()
-
-    async def _drain(self) -> None:
-        # until the queue is empty, or the writer finds PostgreSQL unreachable
-        while True:
-            if not self._queue or self._publisher_down:
-                return
-            await asyncio.sleep(0.01)
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:

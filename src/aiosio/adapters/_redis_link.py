@@ -42,7 +42,7 @@ from redis.exceptions import AskError, RedisError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aiosio.adapters._shared_link import SharedLink
+from aiosio.adapters._shared_link import SharedLink, fail_unsent, flush, stop_tasks
 from aiosio.exceptions import AdapterError
 
 __all__ = ["Handler", "RedisLink", "SubscriptionKind"]
@@ -126,6 +126,7 @@ class RedisLink(SharedLink):
         self._publisher_down = False
         self._closed = False
         self._hold_until = 0.0
+        self._hold_cut: asyncio.Event | None = None
         #: set by a Redis Cluster link: called with a shard subscription the node dropped (its slot
         #: moved to another master: an unsolicited ``sunsubscribe``, or ``SSUBSCRIBE`` refused with
         #: ``MOVED``); the link no longer holds it
@@ -220,6 +221,12 @@ class RedisLink(SharedLink):
         """Write nothing for ``seconds`` (what is sent meanwhile waits, in order)."""
         self._hold_until = asyncio.get_running_loop().time() + seconds
 
+    def release_hold(self) -> None:
+        """End a :meth:`hold` now (the writer sends what waits)."""
+        self._hold_until = 0.0
+        if self._hold_cut is not None:
+            self._hold_cut.set()
+
     def take_pending(self) -> list[tuple[tuple[Any, ...], asyncio.Future[Any]]]:
         """Hand over the commands waiting for a publisher that has no connection (to send them
         elsewhere: a Redis Cluster master that failed over); empty while the publisher is connected."""
@@ -262,7 +269,10 @@ class RedisLink(SharedLink):
                         wait = self._hold_until - asyncio.get_running_loop().time()
                         self._hold_until = 0.0
                         if wait > 0:
-                            await asyncio.sleep(wait)
+                            self._hold_cut = asyncio.Event()
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._hold_cut.wait(), wait)
+                            self._hold_cut = None
                     await self._write_batch(conn)
                 except _LINK_ERRORS as exc:
                     self._pub_conn = None
@@ -533,35 +543,23 @@ class RedisLink(SharedLink):
         super().acquire()
 
     async def close(self) -> None:
-        """Stop both connections; commands still buffered are dropped (their futures cancelled)."""
+        """Stop both connections. Commands still buffered are written while Redis answers (a hold is
+        cut short), for a second at most; the rest fail with
+        :class:`~aiosio.adapters._shared_link.LinkClosedError` (one warning gives their count)."""
         if self._closed:
             return
-        # let the writer flush what is queued while Redis answers
+        self.release_hold()
         if self._queue and self._writer_task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drain(), 1.0)
+            await flush(self._queue.__len__, lambda: self._publisher_down)
         self._closed = True
-        for task in (self._writer_task, self._reader_task, self._watch_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._queue:
-            logger.warning("Redis link closed with %d messages unsent; dropped", len(self._queue))
-        while self._queue:
-            _command, future = self._queue.popleft()
-            future.cancel()
+        await stop_tasks(self._writer_task, self._reader_task, self._watch_task)
+        unsent = [future for _command, future in self._queue]
+        self._queue.clear()
+        fail_unsent("Redis", unsent)
         for waiting in self._confirmations.values():
             for future in waiting:
                 future.cancel()
         self._confirmations.clear()
-
-    async def _drain(self) -> None:
-        # until the queue is empty, or the writer finds Redis unreachable (nothing more will go out)
-        while True:
-            if not self._queue or self._publisher_down:
-                return
-            await asyncio.sleep(0.01)
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:

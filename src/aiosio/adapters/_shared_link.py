@@ -1,9 +1,27 @@
 """What the adapters' broker links have in common: several adapters (one per namespace) share one
-link, which closes when the last of them lets it go."""
+link, which closes when the last of them lets it go; a link that closes first lets its writer flush
+what is buffered (for a second at most), then fails what is left with :class:`LinkClosedError`."""
 
 from __future__ import annotations
 
-__all__ = ["SharedLink"]
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aiosio.exceptions import AdapterError
+
+__all__ = ["LinkClosedError", "SharedLink", "fail_unsent", "flush", "stop_tasks"]
+
+logger = logging.getLogger("aiosio.adapter")
+
+#: seconds a closing link lets its writer send what is buffered
+FLUSH_TIMEOUT = 1.0
+
+
+class LinkClosedError(AdapterError):
+    """The link closed before the message could be sent (the link logs how many, once)."""
 
 
 class SharedLink:
@@ -26,3 +44,37 @@ class SharedLink:
     async def close(self) -> None:
         """Close the link's connections."""
         raise NotImplementedError
+
+
+async def flush(pending: Callable[[], int], unreachable: Callable[[], bool]) -> None:
+    """Wait until nothing is ``pending`` or the broker is ``unreachable`` (nothing more will go out),
+    :data:`FLUSH_TIMEOUT` seconds at most."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FLUSH_TIMEOUT):
+            while True:
+                if not pending() or unreachable():
+                    return
+                await asyncio.sleep(0.01)
+
+
+async def stop_tasks(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel ``tasks`` and wait for each to end (what they raise is theirs)."""
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def fail_unsent(broker: str, futures: Iterable[asyncio.Future[Any]]) -> int:
+    """Fail the futures of messages a closing link could not send with :class:`LinkClosedError`; one
+    warning gives their count. Returns the count."""
+    unsent = [future for future in futures if not future.done()]
+    if unsent:
+        logger.warning("%s link closed with %d messages unsent; dropped", broker, len(unsent))
+    for future in unsent:
+        future.set_exception(
+            LinkClosedError(f"the {broker} link closed before the message was sent")
+        )
+        future.exception()  # reported above: not "never retrieved" when nobody waits for it
+    return len(unsent)
