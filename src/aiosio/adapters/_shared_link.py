@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosio.exceptions import AdapterError
 
-__all__ = ["LinkClosedError", "SharedLink", "fail_unsent", "flush", "stop_tasks"]
+__all__ = ["BufferedLink", "LinkClosedError", "SharedLink", "fail_unsent", "flush", "stop_tasks"]
 
 logger = logging.getLogger("aiosio.adapter")
 
@@ -44,6 +44,66 @@ class SharedLink:
     async def close(self) -> None:
         """Close the link's connections."""
         raise NotImplementedError
+
+
+class BufferedLink(SharedLink):
+    """A shared link whose publisher keeps up to ``max_buffer`` messages while its broker is
+    unreachable and reconnects with backoff (``retry_min_delay`` doubling up to ``retry_max_delay``)."""
+
+    #: the broker's name, in errors and log lines
+    broker = "broker"
+
+    def __init__(self, *, max_buffer: int, retry_min_delay: float, retry_max_delay: float) -> None:
+        if max_buffer < 1:
+            raise ValueError("max_buffer must be at least 1")
+        self.max_buffer = max_buffer
+        self.retry_min_delay = retry_min_delay
+        self.retry_max_delay = retry_max_delay
+        self._publisher_down = False
+        self._closed = False
+
+    def _backoff(self, delay: float) -> float:
+        return min(max(delay * 2, self.retry_min_delay), self.retry_max_delay)
+
+    def _check_room(self, pending: int) -> None:
+        """Raise :class:`AdapterError` when the link is closed or ``pending`` fills the buffer."""
+        if self._closed:
+            raise AdapterError(f"the {self.broker} link is closed")
+        if pending >= self.max_buffer:
+            raise AdapterError(
+                f"{pending} messages are already buffered for {self.broker} "
+                "(unreachable, or slower than the emits)"
+            )
+
+    def _publisher_lost(self, exc: BaseException, first: bool) -> None:
+        """The publisher's connection failed (logged for the ``first`` failure of an outage)."""
+        self._publisher_down = True
+        if first:
+            logger.warning(
+                "%s publisher lost its connection (%s); buffering up to %d messages",
+                self.broker,
+                exc,
+                self.max_buffer,
+            )
+
+    async def _publisher_back(self, pending: Callable[[], int]) -> None:
+        """The publisher reconnected after an outage: give every server's subscriber (which retries
+        at most every ``retry_max_delay``) the time to subscribe again before the backlog goes out."""
+        self._publisher_down = False
+        await asyncio.sleep(self.retry_max_delay * 1.5)
+        logger.info(
+            "%s publisher reconnected; sending %d buffered messages", self.broker, pending()
+        )
+
+    def acquire(self) -> None:
+        """One more adapter uses the link (a closed link opens again)."""
+        if self._closed:
+            self._closed = False
+            self._reopen()
+        super().acquire()
+
+    def _reopen(self) -> None:
+        """Forget the tasks of the closed link (new ones start with the next use)."""
 
 
 async def flush(pending: Callable[[], int], unreachable: Callable[[], bool]) -> None:
