@@ -459,3 +459,52 @@ async def test_close_during_a_failover(
         await subscriber.aclose()
         for client in clients:
             await client.aclose()
+
+
+@pytest.mark.parametrize("interval", [0.2, 2.0])
+async def test_topology_check_interval_set_on_the_factory(
+    replicated_cluster: LocalRedisCluster, caplog: pytest.LogCaptureFixture, interval: float
+) -> None:
+    """The broadcast buffered for a dead master goes out on its successor ``1.5 *
+    topology_check_interval`` after the server moved it there, the interval given to
+    ``create_sharded_adapter``."""
+    caplog.set_level(logging.INFO, logger="aiosio.adapter")
+    prefix = f"t{secrets.token_hex(4)}"
+    ports = replicated_cluster.ports
+    slot = key_slot(f"{prefix}#/#".encode())
+    master, replica = await eventually(lambda: master_and_replica(ports, slot), within=15.0)
+    clients = [RedisCluster.from_url(replicated_cluster.url) for _ in range(2)]
+    sender, receiver = (
+        Server(
+            adapter=redis_adapter.create_sharded_adapter(
+                client, channel_prefix=prefix, topology_check_interval=interval
+            )
+        )
+        for client in clients
+    )
+    await sender.listen(0, "127.0.0.1")
+    port = await receiver.listen(0, "127.0.0.1")
+    client = Client("x")
+    try:
+        await client.connect(f"http://127.0.0.1:{port}")
+        await eventually(sender.sockets.adapter.server_count, lambda n: n == 2)
+        sender.emit("before", 0)
+        await client.expect("before")
+        replicated_cluster.kill(master)
+        sender.emit("during", 1)  # buffered for the dead master
+        await client.expect("during", timeout=20.0)
+        delivered = time.time()
+        moved = [r for r in caplog.records if "go to the new masters" in r.getMessage()]
+        assert moved, [r.getMessage() for r in caplog.records]
+        held = delivered - moved[0].created
+        print(f"\ntopology_check_interval={interval}: delivered {held:.2f} s after the move")
+        assert held >= 1.5 * interval - 0.05
+        if interval < 1.0:
+            assert held < 1.5  # the default interval would hold it 1.5 s
+        assert await slot_owner([p for p in ports if p != master], slot) == replica
+    finally:
+        await client.close()
+        await sender.close()
+        await receiver.close()
+        for redis_client in clients:
+            await redis_client.aclose()
