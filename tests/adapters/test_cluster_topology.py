@@ -32,6 +32,10 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
+from aiosio.adapters import redis as redis_adapter
+from aiosio.adapters import redis_streams
+from aiosio.adapters._redis_cluster_link import RedisClusterLink
+from aiosio.adapters._shared_link import LinkClosedError
 from aiosio.server import Server
 from tests.support.redis_cluster import RedisCluster as LocalRedisCluster
 
@@ -300,3 +304,207 @@ async def test_broadcasts_follow_a_failover(
         assert report[client.name]["lost"] <= 5, report
     messages = [record.getMessage() for record in caplog.records]
     assert any("new master" in message for message in messages), messages
+
+
+# -- the tuning options, set where users set them ----------------------------------------------------
+
+
+def test_cluster_options_are_validated(own_cluster: LocalRedisCluster) -> None:
+    client = RedisCluster.from_url(own_cluster.url)
+    plain = Redis.from_url(own_cluster.url)
+    for factory in (
+        redis_adapter.create_adapter,
+        redis_adapter.create_sharded_adapter,
+        redis_streams.create_adapter,
+    ):
+        for bad in (0, -1.0, float("nan"), True):
+            with pytest.raises(ValueError, match="topology_check_interval must be a positive"):
+                factory(client, topology_check_interval=bad)
+            with pytest.raises(ValueError, match="redirect_hold must be a positive"):
+                factory(client, redirect_hold=bad)
+        # Redis Cluster options on a single Redis: refused, not ignored
+        with pytest.raises(ValueError, match="for a RedisCluster client only"):
+            factory(plain, redirect_hold=0.5)
+        factory(client, topology_check_interval=0.5, redirect_hold=0.2)
+
+
+def free_room(prefix: str, taken: list[str]) -> str:
+    """A room whose sharded channel is in none of the slots of the ``taken`` channels."""
+    slots = {key_slot(channel.encode()) for channel in taken}
+    for i in itertools.count():
+        room = f"r{i}"
+        if key_slot(f"{prefix}#/#{room}#".encode()) not in slots:
+            return room
+    raise AssertionError
+
+
+@pytest.mark.parametrize("hold", [0.05, 1.2])
+async def test_redirect_hold_set_on_the_factory(
+    own_cluster: LocalRedisCluster, hold: float
+) -> None:
+    """A broadcast the old owner of its slot answers with MOVED is written on the new owner after
+    the ``redirect_hold`` given to ``create_sharded_adapter``."""
+    prefix = f"t{secrets.token_hex(4)}"
+    clients = [RedisCluster.from_url(own_cluster.url) for _ in range(3)]
+    sender = Server(
+        adapter=redis_adapter.create_sharded_adapter(
+            clients[0], channel_prefix=prefix, redirect_hold=hold
+        )
+    )
+    receiver = Server(
+        adapter=redis_adapter.create_sharded_adapter(clients[1], channel_prefix=prefix)
+    )
+    await sender.listen(0, "127.0.0.1")
+    port = await receiver.listen(0, "127.0.0.1")
+    # the sender subscribes to its namespace channel and its response channel only: the room's
+    # slot must be another, or the sender would follow the move before it publishes
+    uid = sender.sockets.adapter.uid  # type: ignore[attr-defined]
+    room = free_room(prefix, [f"{prefix}#/#", f"{prefix}#/#{uid}#"])
+    channel = f"{prefix}#/#{room}#"
+    receiver.on("connection", lambda socket: socket.join(room))
+    client = Client("x")
+    try:
+        await client.connect(f"http://127.0.0.1:{port}")
+        count = lambda: clients[2].execute_command("PUBSUB", "SHARDNUMSUB", channel)  # noqa: E731
+        await eventually(count, lambda reply: int(reply[1]) == 1)
+        sender.to(room).emit("before", 0)  # the sender's link learns the slot's present owner
+        await client.expect("before")
+        slot = key_slot(channel.encode())
+        source = await slot_owner(own_cluster.ports, slot)
+        target = next(port for port in own_cluster.ports if port != source)
+        await move_slot(own_cluster.ports, slot, target)
+        fresh = RedisCluster.from_url(own_cluster.url)
+        try:
+            # the receiver followed the move
+            await eventually(
+                lambda: fresh.execute_command("PUBSUB", "SHARDNUMSUB", channel),
+                lambda reply: int(reply[1]) == 1,
+            )
+        finally:
+            await fresh.aclose()
+        started = time.perf_counter()
+        sender.to(room).emit("after", 1)  # MOVED, then the hold, then the new owner
+        await client.expect("after", timeout=10.0)
+        elapsed = time.perf_counter() - started
+        print(f"\nredirect_hold={hold}: delivered after {elapsed:.3f} s")
+        assert elapsed >= hold
+        if hold < 0.1:
+            assert elapsed < 0.9  # the default hold would be 0.1; 1.2 is the other case
+    finally:
+        await client.close()
+        await sender.close()
+        await receiver.close()
+        for redis_client in clients:
+            await redis_client.aclose()
+
+
+# -- closing while a master fails over ----------------------------------------------------------------
+
+
+async def test_close_during_a_failover(
+    replicated_cluster: LocalRedisCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Closing the link fails what is buffered for a dead master with ``LinkClosedError`` (a warning
+    with the count), and writes what waits in the failover hold on the new master at once."""
+    caplog.set_level(logging.INFO, logger="aiosio.adapter")
+    ports = replicated_cluster.ports
+    channel = f"t{secrets.token_hex(4)}"
+    slot = key_slot(channel.encode())
+    master, replica = await eventually(lambda: master_and_replica(ports, slot), within=15.0)
+    clients = [RedisCluster.from_url(replicated_cluster.url) for _ in range(2)]
+    # a long check interval: the buffered commands wait 3 s on the new master before going out
+    early, late = (RedisClusterLink(client, topology_check_interval=2.0) for client in clients)
+    subscriber = Redis(host="127.0.0.1", port=replica)
+    pubsub = subscriber.pubsub()
+    try:
+        for link in (early, late):
+            link.acquire()
+            await link.initialize()
+            assert await link.send("SPUBLISH", channel, "warm-up") == 0
+        replicated_cluster.kill(master)
+        dropped = [early.send("SPUBLISH", channel, f"e{i}") for i in range(5)]
+        held = [late.send("SPUBLISH", channel, f"l{i}") for i in range(10)]
+
+        # closed before the replica took over: nothing can go out
+        await early.close()
+        await asyncio.wait(dropped, timeout=1.0)
+        for future in dropped:
+            assert isinstance(future.exception(), LinkClosedError)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("closed with 5 messages unsent" in message for message in warnings), warnings
+
+        # the other link hands its backlog to the new master, which holds it
+        await eventually(
+            lambda: [r for r in caplog.records if "go to the new masters" in r.getMessage()],
+            within=20.0,
+        )
+        assert not any(future.done() for future in held)
+        await pubsub.execute_command("SSUBSCRIBE", channel)
+        assert (await pubsub.parse_response(timeout=5.0))[0] == b"ssubscribe"
+        started = time.perf_counter()
+        await late.close()
+        closed_in = time.perf_counter() - started
+        await asyncio.wait(held, timeout=1.0)
+        # flushed, not dropped: the hold (3 s) was cut short
+        assert [future.result() for future in held] == [1] * 10
+        assert closed_in < 2.0, closed_in
+        received: list[str] = []
+        while len(received) < 10:
+            reply = await pubsub.parse_response(timeout=5.0)
+            assert reply is not None, received
+            received.append(reply[2].decode())
+        assert received == [f"l{i}" for i in range(10)]
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await subscriber.aclose()
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.mark.parametrize("interval", [0.2, 2.0])
+async def test_topology_check_interval_set_on_the_factory(
+    replicated_cluster: LocalRedisCluster, caplog: pytest.LogCaptureFixture, interval: float
+) -> None:
+    """The broadcast buffered for a dead master goes out on its successor ``1.5 *
+    topology_check_interval`` after the server moved it there, the interval given to
+    ``create_sharded_adapter``."""
+    caplog.set_level(logging.INFO, logger="aiosio.adapter")
+    prefix = f"t{secrets.token_hex(4)}"
+    ports = replicated_cluster.ports
+    slot = key_slot(f"{prefix}#/#".encode())
+    master, replica = await eventually(lambda: master_and_replica(ports, slot), within=15.0)
+    clients = [RedisCluster.from_url(replicated_cluster.url) for _ in range(2)]
+    sender, receiver = (
+        Server(
+            adapter=redis_adapter.create_sharded_adapter(
+                client, channel_prefix=prefix, topology_check_interval=interval
+            )
+        )
+        for client in clients
+    )
+    await sender.listen(0, "127.0.0.1")
+    port = await receiver.listen(0, "127.0.0.1")
+    client = Client("x")
+    try:
+        await client.connect(f"http://127.0.0.1:{port}")
+        await eventually(sender.sockets.adapter.server_count, lambda n: n == 2)
+        sender.emit("before", 0)
+        await client.expect("before")
+        replicated_cluster.kill(master)
+        sender.emit("during", 1)  # buffered for the dead master
+        await client.expect("during", timeout=20.0)
+        delivered = time.time()
+        moved = [r for r in caplog.records if "go to the new masters" in r.getMessage()]
+        assert moved, [r.getMessage() for r in caplog.records]
+        held = delivered - moved[0].created
+        print(f"\ntopology_check_interval={interval}: delivered {held:.2f} s after the move")
+        assert held >= 1.5 * interval - 0.05
+        if interval < 1.0:
+            assert held < 1.5  # the default interval would hold it 1.5 s
+        assert await slot_owner([p for p in ports if p != master], slot) == replica
+    finally:
+        await client.close()
+        await sender.close()
+        await receiver.close()
+        for redis_client in clients:
+            await redis_client.aclose()

@@ -40,7 +40,7 @@ import asyncpg
 
 from aiosio import _json
 from aiosio.adapters._codec import has_binary, pack, unpack
-from aiosio.adapters._shared_link import SharedLink
+from aiosio.adapters._shared_link import BufferedLink, fail_unsent, flush, stop_tasks
 from aiosio.exceptions import AdapterError
 
 __all__ = ["MessageHandler", "PostgresLink"]
@@ -84,11 +84,13 @@ class _Item:
         self.future = future
 
 
-class PostgresLink(SharedLink):
+class PostgresLink(BufferedLink):
     """Publisher + listener connections to one PostgreSQL, shared by the adapters of a server.
 
     ``dsn`` and ``connect_kwargs`` are what ``asyncpg.connect`` takes.
     """
+
+    broker = "PostgreSQL"
 
     def __init__(
         self,
@@ -107,17 +109,15 @@ class PostgresLink(SharedLink):
     ) -> None:
         if not _IDENTIFIER.match(table_name):
             raise ValueError(f"not a plain table name: {table_name!r}")
-        if max_buffer < 1:
-            raise ValueError("max_buffer must be at least 1")
+        super().__init__(
+            max_buffer=max_buffer, retry_min_delay=retry_min_delay, retry_max_delay=retry_max_delay
+        )
         self.dsn = dsn
         self.connect_kwargs = connect_kwargs
         self.table_name = table_name
         self.payload_threshold = payload_threshold
         self.cleanup_interval = cleanup_interval
         self.create_table = create_table
-        self.max_buffer = max_buffer
-        self.retry_min_delay = retry_min_delay
-        self.retry_max_delay = retry_max_delay
         self.health_interval = health_interval
         self.reply_timeout = reply_timeout
         self._queue: collections.deque[_Item] = collections.deque()
@@ -131,17 +131,12 @@ class PostgresLink(SharedLink):
         self._inbox: collections.deque[tuple[str, str]] = collections.deque()
         self._inbox_task: asyncio.Task[None] | None = None
         self._ready: list[asyncio.Future[None]] = []
-        self._publisher_down = False
-        self._closed = False
         self._table_ready = False
 
     # -- connections --------------------------------------------------------------------------------
 
     async def _connect(self) -> Any:
         return await asyncpg.connect(self.dsn, **self.connect_kwargs)
-
-    def _backoff(self, delay: float) -> float:
-        return min(max(delay * 2, self.retry_min_delay), self.retry_max_delay)
 
     async def _ensure_table(self, conn: Any) -> None:
         if self._table_ready or not self.create_table:
@@ -170,13 +165,7 @@ class PostgresLink(SharedLink):
 
         Raises :class:`AdapterError` when the link is closed or ``max_buffer`` messages are pending.
         """
-        if self._closed:
-            raise AdapterError("the PostgreSQL link is closed")
-        if len(self._queue) >= self.max_buffer:
-            raise AdapterError(
-                f"{len(self._queue)} messages are already buffered for PostgreSQL "
-                "(unreachable, or slower than the emits)"
-            )
+        self._check_room(len(self._queue))
         text: str | None = None
         attachment: bytes | None = None
         header: dict[str, Any] | None = None
@@ -224,14 +213,7 @@ class PostgresLink(SharedLink):
                         conn = await self._connect()
                         await self._ensure_table(conn)
                         if down:
-                            self._publisher_down = False
-                            # give every server's listener (retrying at most every retry_max_delay)
-                            # the time to listen again before the backlog goes out
-                            await asyncio.sleep(self.retry_max_delay * 1.5)
-                            logger.info(
-                                "PostgreSQL publisher reconnected; sending %d buffered messages",
-                                len(queue),
-                            )
+                            await self._publisher_back(queue.__len__)
                             down = False
                         delay = 0.0
                     await self._write_batch(conn)
@@ -239,15 +221,8 @@ class PostgresLink(SharedLink):
                     if conn is not None:
                         conn.terminate()
                         conn = None
-                    self._publisher_down = True
-                    if not down:
-                        logger.warning(
-                            "PostgreSQL publisher lost its connection (%s); buffering up to %d "
-                            "messages",
-                            exc,
-                            self.max_buffer,
-                        )
-                        down = True
+                    self._publisher_lost(exc, first=not down)
+                    down = True
                     delay = self._backoff(delay)
                     await asyncio.sleep(delay)
                 except asyncpg.PostgresError as exc:
@@ -466,45 +441,30 @@ class PostgresLink(SharedLink):
 
     # -- life cycle -----------------------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """One more adapter uses the link (a closed link opens again)."""
-        if self._closed:
-            self._closed = False
-            self._writer_task = None
-            self._listener_task = None
-            self._cleanup_task = None
-        super().acquire()
+    def _reopen(self) -> None:
+        self._writer_task = None
+        self._listener_task = None
+        self._cleanup_task = None
 
     async def close(self) -> None:
-        """Stop both connections; messages still buffered are dropped (their futures cancelled)."""
+        """Stop both connections. Messages still buffered are written while PostgreSQL answers, for a
+        second at most; the rest fail with :class:`~aiosio.adapters._shared_link.LinkClosedError` (one
+        warning gives their count)."""
         if self._closed:
             return
         if self._queue and self._writer_task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drain(), 1.0)
+            await flush(self._queue.__len__, lambda: self._publisher_down)
         self._closed = True
-        for task in (self._writer_task, self._listener_task, self._cleanup_task, self._inbox_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._queue:
-            logger.warning(
-                "PostgreSQL link closed with %d messages unsent; dropped", len(self._queue)
-            )
-        while self._queue:
-            self._queue.popleft().future.cancel()
+        await stop_tasks(
+            self._writer_task, self._listener_task, self._cleanup_task, self._inbox_task
+        )
+        unsent = [item.future for item in self._queue]
+        self._queue.clear()
+        fail_unsent("PostgreSQL", unsent)
         for future in self._ready:
             future.cancel()
         self._ready.clear()
         self._inbox.clear()
-
-    async def _drain(self) -> None:
-        # until the queue is empty, or the writer finds PostgreSQL unreachable
-        while True:
-            if not self._queue or self._publisher_down:
-                return
-            await asyncio.sleep(0.01)
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:

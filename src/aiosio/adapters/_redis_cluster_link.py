@@ -57,10 +57,10 @@ from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import AskError, RedisError, TryAgainError
 
 from aiosio.adapters._redis_link import Handler, RedisLink, SubscriptionKind
-from aiosio.adapters._shared_link import SharedLink
+from aiosio.adapters._shared_link import SharedLink, fail_unsent, stop_tasks
 from aiosio.exceptions import AdapterError
 
-__all__ = ["RedisClusterLink", "is_redirection"]
+__all__ = ["RedisClusterLink", "is_redirection", "link_for_client"]
 
 logger = logging.getLogger("aiosio.adapter")
 
@@ -101,6 +101,8 @@ class RedisClusterLink(SharedLink):
     ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("the Redis client must not decode responses (decode_responses=False)")
+        _positive("topology_check_interval", topology_check_interval)
+        _positive("redirect_hold", redirect_hold)
         self.client = client
         self.options = options
         self.topology_check_interval = topology_check_interval
@@ -116,6 +118,8 @@ class RedisClusterLink(SharedLink):
         self._tasks: set[asyncio.Task[Any]] = set()
         #: commands sent again after a redirection (a second one goes through the cluster client)
         self._retried: set[asyncio.Future[Any]] = set()
+        #: redirected commands on their way to a new master (not queued on its link yet)
+        self._redirecting: set[asyncio.Future[Any]] = set()
         self.subscribe_timeout: float = options.get("subscribe_timeout", 5.0)
         self.retry_min_delay: float = options.get("retry_min_delay", 0.05)
         self.retry_max_delay: float = options.get("retry_max_delay", 2.0)
@@ -277,8 +281,10 @@ class RedisClusterLink(SharedLink):
         """A master answered ``command`` with ``MOVED`` / ``ASK`` / ``TRYAGAIN`` (its link calls this
         instead of failing ``future``)."""
         if self._closed:
-            future.set_exception(AdapterError("the Redis Cluster link is closed"))
+            fail_unsent("Redis Cluster", [future])
             return
+        self._redirecting.add(future)
+        future.add_done_callback(self._redirecting.discard)
         self._spawn(self._redirect(command, future, refused))
 
     async def _redirect(
@@ -308,6 +314,7 @@ class RedisClusterLink(SharedLink):
                 if not future.done():
                     future.set_exception(exc)
                 return
+            self._redirecting.discard(future)  # the link answers for it now
             self._retried.add(again)
             again.add_done_callback(self._retried.discard)
             again.add_done_callback(lambda done: _copy(done, future))
@@ -428,7 +435,12 @@ class RedisClusterLink(SharedLink):
             link.unsubscribe(kind, name)
 
     async def close(self) -> None:
-        """Close every master's link (and the connection pools they opened)."""
+        """Close every master's link (and the connection pools they opened).
+
+        What waits to be written is sent first where its master answers, a hold (after a slot move or a
+        failover) cut short, for a second at most; commands buffered for a master that is down, or
+        on their way to a new one, fail with :class:`~aiosio.adapters._shared_link.LinkClosedError`
+        (a warning gives their count)."""
         self._closed = True
         links = list(self._links.values())
         self._links.clear()
@@ -439,13 +451,45 @@ class RedisClusterLink(SharedLink):
             if task is not None:
                 self._tasks.add(task)
         self._watch_task = self._refreshing = None
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for link in links:
-            await link.close()
-            await link.client.aclose()
+        await stop_tasks(*self._tasks)
+        fail_unsent("Redis Cluster", list(self._redirecting))
+        self._redirecting.clear()
+        await asyncio.gather(*(_close_link(link) for link in links), return_exceptions=True)
+
+
+def _positive(name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+def link_for_client(
+    client: Redis | RedisCluster | RedisLink | RedisClusterLink,
+    *,
+    max_buffer: int | None = None,
+    topology_check_interval: float | None = None,
+    redirect_hold: float | None = None,
+) -> RedisLink | RedisClusterLink:
+    """The link an adapter factory uses for ``client``: the link itself when given one, else a new
+    :class:`RedisClusterLink` for a ``RedisCluster`` client, a :class:`RedisLink` for the others.
+
+    ``topology_check_interval`` and ``redirect_hold`` apply to a Redis Cluster only (a ``ValueError``
+    for another client); ``None`` keeps the defaults (1 s, 0.1 s)."""
+    cluster_options: dict[str, float] = {}
+    if topology_check_interval is not None:
+        cluster_options["topology_check_interval"] = topology_check_interval
+    if redirect_hold is not None:
+        cluster_options["redirect_hold"] = redirect_hold
+    if isinstance(client, (RedisLink, RedisClusterLink)):
+        if max_buffer is not None or cluster_options:
+            raise ValueError("a link given as the client takes its options where it is built")
+        return client
+    options = {} if max_buffer is None else {"max_buffer": max_buffer}
+    if isinstance(client, RedisCluster):
+        return RedisClusterLink(client, **cluster_options, **options)
+    if cluster_options:
+        names = " and ".join(cluster_options)
+        raise ValueError(f"{names}: Redis Cluster options, for a RedisCluster client only")
+    return RedisLink(client, **options)
 
 
 def _copy(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:

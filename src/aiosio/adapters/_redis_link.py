@@ -42,7 +42,7 @@ from redis.exceptions import AskError, RedisError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aiosio.adapters._shared_link import SharedLink
+from aiosio.adapters._shared_link import BufferedLink, fail_unsent, flush, stop_tasks
 from aiosio.exceptions import AdapterError
 
 __all__ = ["Handler", "RedisLink", "SubscriptionKind"]
@@ -76,12 +76,14 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class RedisLink(SharedLink):
+class RedisLink(BufferedLink):
     """Publisher + subscriber connections to one Redis, shared by the adapters of a server.
 
     ``client`` is the application's ``redis.asyncio.Redis`` (it must not decode responses); the link
     opens its own two connections with the same settings.
     """
+
+    broker = "Redis"
 
     def __init__(
         self,
@@ -97,12 +99,10 @@ class RedisLink(SharedLink):
         kwargs = client.get_connection_kwargs()  # type: ignore[no-untyped-call]
         if kwargs.get("decode_responses"):
             raise ValueError("the Redis client must not decode responses (decode_responses=False)")
-        if max_buffer < 1:
-            raise ValueError("max_buffer must be at least 1")
+        super().__init__(
+            max_buffer=max_buffer, retry_min_delay=retry_min_delay, retry_max_delay=retry_max_delay
+        )
         self.client = client
-        self.max_buffer = max_buffer
-        self.retry_min_delay = retry_min_delay
-        self.retry_max_delay = retry_max_delay
         self.subscribe_timeout = subscribe_timeout
         self.reply_timeout = reply_timeout
         self.sentinel_check_interval = sentinel_check_interval
@@ -123,9 +123,8 @@ class RedisLink(SharedLink):
         }
         self._confirmations: dict[tuple[SubscriptionKind, str], list[asyncio.Future[None]]] = {}
         self._unconfirmed = 0
-        self._publisher_down = False
-        self._closed = False
         self._hold_until = 0.0
+        self._hold_cut: asyncio.Event | None = None
         #: set by a Redis Cluster link: called with a shard subscription the node dropped (its slot
         #: moved to another master: an unsolicited ``sunsubscribe``, or ``SSUBSCRIBE`` refused with
         #: ``MOVED``); the link no longer holds it
@@ -160,9 +159,6 @@ class RedisLink(SharedLink):
         conn.retry = Retry(NoBackoff(), 0)
         return conn
 
-    def _backoff(self, delay: float) -> float:
-        return min(max(delay * 2, self.retry_min_delay), self.retry_max_delay)
-
     @property
     def connected(self) -> bool:
         """True while the subscriber connection is up and Redis confirmed its subscriptions."""
@@ -184,13 +180,7 @@ class RedisLink(SharedLink):
 
         Raises :class:`AdapterError` when the link is closed or ``max_buffer`` commands are pending.
         """
-        if self._closed:
-            raise AdapterError("the Redis link is closed")
-        if len(self._queue) >= self.max_buffer:
-            raise AdapterError(
-                f"{len(self._queue)} messages are already buffered for Redis "
-                "(unreachable, or slower than the emits)"
-            )
+        self._check_room(len(self._queue))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((command, future))
@@ -220,6 +210,12 @@ class RedisLink(SharedLink):
         """Write nothing for ``seconds`` (what is sent meanwhile waits, in order)."""
         self._hold_until = asyncio.get_running_loop().time() + seconds
 
+    def release_hold(self) -> None:
+        """End a :meth:`hold` now (the writer sends what waits)."""
+        self._hold_until = 0.0
+        if self._hold_cut is not None:
+            self._hold_cut.set()
+
     def take_pending(self) -> list[tuple[tuple[Any, ...], asyncio.Future[Any]]]:
         """Hand over the commands waiting for a publisher that has no connection (to send them
         elsewhere: a Redis Cluster master that failed over); empty while the publisher is connected."""
@@ -247,14 +243,7 @@ class RedisLink(SharedLink):
                         await conn.connect()  # type: ignore[no-untyped-call]
                         self._pub_conn = conn
                         if down:
-                            self._publisher_down = False
-                            # give every server's subscriber (retrying at most every
-                            # retry_max_delay) the time to resubscribe before the backlog goes out
-                            await asyncio.sleep(self.retry_max_delay * 1.5)
-                            logger.info(
-                                "Redis publisher reconnected; sending %d buffered messages",
-                                len(queue),
-                            )
+                            await self._publisher_back(queue.__len__)
                             down = False
                         delay = 0.0
                     if self._hold_until:
@@ -262,7 +251,10 @@ class RedisLink(SharedLink):
                         wait = self._hold_until - asyncio.get_running_loop().time()
                         self._hold_until = 0.0
                         if wait > 0:
-                            await asyncio.sleep(wait)
+                            self._hold_cut = asyncio.Event()
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._hold_cut.wait(), wait)
+                            self._hold_cut = None
                     await self._write_batch(conn)
                 except _LINK_ERRORS as exc:
                     self._pub_conn = None
@@ -270,14 +262,8 @@ class RedisLink(SharedLink):
                         with contextlib.suppress(Exception):
                             await conn.disconnect()
                         conn = None
-                    self._publisher_down = True
-                    if not down:
-                        logger.warning(
-                            "Redis publisher lost its connection (%s); buffering up to %d messages",
-                            exc,
-                            self.max_buffer,
-                        )
-                        down = True
+                    self._publisher_lost(exc, first=not down)
+                    down = True
                     delay = self._backoff(delay)
                     await asyncio.sleep(delay)
         finally:
@@ -523,45 +509,29 @@ class RedisLink(SharedLink):
 
     # -- life cycle -----------------------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """One more adapter uses the link (a closed link opens again)."""
-        if self._closed:
-            self._closed = False
-            self._writer_task = None
-            self._reader_task = None
-            self._watch_task = None
-        super().acquire()
+    def _reopen(self) -> None:
+        self._writer_task = None
+        self._reader_task = None
+        self._watch_task = None
 
     async def close(self) -> None:
-        """Stop both connections; commands still buffered are dropped (their futures cancelled)."""
+        """Stop both connections. Commands still buffered are written while Redis answers (a hold is
+        cut short), for a second at most; the rest fail with
+        :class:`~aiosio.adapters._shared_link.LinkClosedError` (one warning gives their count)."""
         if self._closed:
             return
-        # let the writer flush what is queued while Redis answers
+        self.release_hold()
         if self._queue and self._writer_task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drain(), 1.0)
+            await flush(self._queue.__len__, lambda: self._publisher_down)
         self._closed = True
-        for task in (self._writer_task, self._reader_task, self._watch_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._queue:
-            logger.warning("Redis link closed with %d messages unsent; dropped", len(self._queue))
-        while self._queue:
-            _command, future = self._queue.popleft()
-            future.cancel()
+        await stop_tasks(self._writer_task, self._reader_task, self._watch_task)
+        unsent = [future for _command, future in self._queue]
+        self._queue.clear()
+        fail_unsent("Redis", unsent)
         for waiting in self._confirmations.values():
             for future in waiting:
                 future.cancel()
         self._confirmations.clear()
-
-    async def _drain(self) -> None:
-        # until the queue is empty, or the writer finds Redis unreachable (nothing more will go out)
-        while True:
-            if not self._queue or self._publisher_down:
-                return
-            await asyncio.sleep(0.01)
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:

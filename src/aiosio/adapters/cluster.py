@@ -44,6 +44,7 @@ from aiosio.adapters._requests import (
     socket_to_wire,
     track_ack,
 )
+from aiosio.adapters._shared_link import LinkClosedError
 from aiosio.adapters.base import (
     AdapterNamespace,
     AdapterSocket,
@@ -141,7 +142,7 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
     if future.cancelled():
         return
     exc = future.exception()
-    if exc is not None:
+    if exc is not None and not isinstance(exc, LinkClosedError):  # counted by the link
         logger.warning("cluster publish failed: %s", exc)
 
 

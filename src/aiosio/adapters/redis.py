@@ -43,7 +43,7 @@ from aiosio.adapters._codec import (
     rooms_from_wire,
     unpack,
 )
-from aiosio.adapters._redis_cluster_link import RedisClusterLink
+from aiosio.adapters._redis_cluster_link import RedisClusterLink, link_for_client
 from aiosio.adapters._redis_link import RedisLink
 from aiosio.adapters._requests import (
     AckRequest,
@@ -54,6 +54,7 @@ from aiosio.adapters._requests import (
     socket_to_wire,
     track_ack,
 )
+from aiosio.adapters._shared_link import LinkClosedError
 from aiosio.adapters.base import AdapterNamespace, AdapterSocket, BroadcastOptions, SocketDetails
 from aiosio.adapters.cluster import ClusterAdapter, ClusterMessage, MessageType
 from aiosio.adapters.memory import InMemoryAdapter
@@ -101,8 +102,11 @@ _REQUEST_NAMES = {
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.warning("Redis publish failed: %s", future.exception())
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None and not isinstance(exc, LinkClosedError):  # counted by the link
+        logger.warning("Redis publish failed: %s", exc)
 
 
 def _encode(value: dict[str, Any]) -> bytes | str:
@@ -589,15 +593,6 @@ class RedisAdapter(InMemoryAdapter):
 RedisClient = Redis | RedisCluster | RedisLink | RedisClusterLink
 
 
-def _link_for(client: RedisClient, max_buffer: int | None) -> RedisLink | RedisClusterLink:
-    if isinstance(client, (RedisLink, RedisClusterLink)):
-        return client
-    options = {} if max_buffer is None else {"max_buffer": max_buffer}
-    if isinstance(client, RedisCluster):
-        return RedisClusterLink(client, **options)
-    return RedisLink(client, **options)
-
-
 def create_adapter(
     client: RedisClient,
     *,
@@ -605,13 +600,26 @@ def create_adapter(
     requests_timeout: float = 5.0,
     publish_on_specific_response_channel: bool = False,
     max_buffer: int | None = None,
+    topology_check_interval: float | None = None,
+    redirect_hold: float | None = None,
 ) -> Callable[[AdapterNamespace], RedisAdapter]:
     """``Server(adapter=create_adapter(redis.asyncio.Redis(...)))``: the classic Redis adapter.
 
     ``client`` must not decode responses. ``max_buffer`` bounds the messages kept while Redis is
     unreachable (default 10,000); beyond it an emit raises :class:`~aiosio.exceptions.AdapterError`.
+
+    With a ``redis.asyncio.RedisCluster`` client: ``topology_check_interval`` (seconds, default 1) is how
+    often the slot map is read again while a master is unreachable (the commands buffered for it go to
+    its successor ``1.5 * topology_check_interval`` after the map names one); ``redirect_hold``
+    (seconds, default 0.1) how long a master waits before writing commands redirected to it after a
+    slot move. Both must be positive; they are refused with another client.
     """
-    link = _link_for(client, max_buffer)
+    link = link_for_client(
+        client,
+        max_buffer=max_buffer,
+        topology_check_interval=topology_check_interval,
+        redirect_hold=redirect_hold,
+    )
 
     def factory(nsp: AdapterNamespace) -> RedisAdapter:
         return RedisAdapter(
@@ -772,9 +780,19 @@ def create_sharded_adapter(
     subscription_mode: SubscriptionMode = "dynamic",
     requests_timeout: float = 5.0,
     max_buffer: int | None = None,
+    topology_check_interval: float | None = None,
+    redirect_hold: float | None = None,
 ) -> Callable[[AdapterNamespace], ShardedRedisAdapter]:
-    """``Server(adapter=create_sharded_adapter(redis.asyncio.Redis(...)))``: sharded pub/sub (Redis 7+)."""
-    link = _link_for(client, max_buffer)
+    """``Server(adapter=create_sharded_adapter(redis.asyncio.Redis(...)))``: sharded pub/sub (Redis 7+).
+
+    ``max_buffer``, ``topology_check_interval`` and ``redirect_hold`` as for :func:`create_adapter`.
+    """
+    link = link_for_client(
+        client,
+        max_buffer=max_buffer,
+        topology_check_interval=topology_check_interval,
+        redirect_hold=redirect_hold,
+    )
 
     def factory(nsp: AdapterNamespace) -> ShardedRedisAdapter:
         return ShardedRedisAdapter(

@@ -34,8 +34,9 @@ from redis.exceptions import ResponseError
 
 from aiosio import _json
 from aiosio.adapters._codec import has_binary, opts_from_wire, pack, unpack
-from aiosio.adapters._redis_cluster_link import RedisClusterLink, is_redirection
+from aiosio.adapters._redis_cluster_link import RedisClusterLink, is_redirection, link_for_client
 from aiosio.adapters._redis_link import _LINK_ERRORS, RedisLink
+from aiosio.adapters._shared_link import LinkClosedError
 from aiosio.adapters.base import AdapterNamespace, Session, SessionToPersist
 from aiosio.adapters.cluster import ClusterAdapter, ClusterMessage, MessageType
 
@@ -451,8 +452,11 @@ class RedisStreamsAdapter(ClusterAdapter):
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.warning("Redis command failed: %s", future.exception())
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None and not isinstance(exc, LinkClosedError):  # counted by the link
+        logger.warning("Redis command failed: %s", exc)
 
 
 def create_adapter(
@@ -469,22 +473,24 @@ def create_adapter(
     only_plaintext: bool = False,
     requests_timeout: float = 5.0,
     max_buffer: int | None = None,
+    topology_check_interval: float | None = None,
+    redirect_hold: float | None = None,
 ) -> Callable[[AdapterNamespace], RedisStreamsAdapter]:
     """``Server(adapter=create_adapter(redis.asyncio.Redis(...)))``: the Redis streams adapter.
 
     With ``stream_count > 1`` namespaces are spread over ``<stream_name>-<i>`` like the reference. A
     ``redis.asyncio.RedisCluster`` client works too (the stream on the master of its slot).
+    ``max_buffer``, ``topology_check_interval`` and ``redirect_hold`` as for
+    :func:`aiosio.adapters.redis.create_adapter`.
     """
     if stream_count < 1:
         raise ValueError("stream_count must be at least 1")
-    link: RedisLink | RedisClusterLink
-    options = {} if max_buffer is None else {"max_buffer": max_buffer}
-    if isinstance(client, (RedisLink, RedisClusterLink)):
-        link = client
-    elif isinstance(client, RedisCluster):
-        link = RedisClusterLink(client, **options)
-    else:
-        link = RedisLink(client, **options)
+    link = link_for_client(
+        client,
+        max_buffer=max_buffer,
+        topology_check_interval=topology_check_interval,
+        redirect_hold=redirect_hold,
+    )
     readers: dict[str, _StreamReader] = {}
 
     def reader_for(nsp_name: str) -> _StreamReader:
