@@ -33,7 +33,7 @@ async def main():
             __slots__ = ("c",)
             def __init__(self, c): self.c = c
             def on_message(self, data): self.c.send(data)
-            def on_disconnect(self): pass
+            def on_disconnect(self, error=None): pass
         class App:
             path = "/engine.io/"; max_http_buffer_size = 1_000_000
             def handle_request(self, request, respond): pass
