@@ -28,8 +28,6 @@ from .._handlers import spawn
 from ..protocol.engineio import (
     Packet,
     PacketType,
-    decode_packet,
-    encode_packet,
 )
 from ..protocol.session import CloseReason
 from ..protocol.session_machine import Action, EngineSession
@@ -62,11 +60,6 @@ class _PriorWebSocket:
     """
 
     success = False
-
-
-def _text(frame: str | bytes) -> str:
-    """A text frame (the probe's packets are text)."""
-    return frame if isinstance(frame, str) else frame.decode()
 
 
 def _noop(*_args: Any) -> None:
@@ -504,23 +497,20 @@ class EngineClient:
         return self.state in ("open", "closing")
 
     async def _probe(self) -> None:
-        ws: aiohttp.ClientWebSocketResponse | None = None
+        candidate: WebSocket | None = None
         machine = self._machine
         assert machine is not None
         loop = asyncio.get_running_loop()
         try:
-            ws = await self._ws_connect()
+            candidate = WebSocket(await self._ws_connect())
             if not self._expect(machine.probe_offered(loop.time()), Act.SEND_PROBE):
                 return
-            await ws.send_str(_text(encode_packet(Packet(PacketType.PING, "probe"))))
-            msg = await ws.receive()
-            reply = (
-                decode_packet(msg.data)
-                if msg.type is aiohttp.WSMsgType.TEXT and msg.data
-                else Packet(PacketType.NOOP)
-            )
+            await candidate.send([Packet(PacketType.PING, "probe")])
+            replies = await candidate.receive()
+            # A closed candidate answers nothing: a probe failure like any wrong answer.
+            reply = replies[0] if replies else Packet(PacketType.NOOP)
             if not self._expect(machine.probe_packet(reply, loop.time()), Act.PAUSE_POLL):
-                raise TransportError("probe error", msg.data)
+                raise TransportError("probe error", reply.data)
             if not self._alive():
                 return
             # Pause polling: no new POST, and wait for the GET and POST in flight to finish.
@@ -534,8 +524,7 @@ class EngineClient:
                 return
             if not self._expect(machine.handle(Event.POLL_PAUSED, loop.time()), Act.SWITCH):
                 return
-            transport = WebSocket(ws)
-            ws = None
+            transport, candidate = candidate, None
             self.transport = transport
             await transport.send([Packet(PacketType.UPGRADE)])
             self._upgrading = False
@@ -552,8 +541,8 @@ class EngineClient:
                 machine.handle(Event.PROBE_CLOSED, loop.time())
             if self._upgrading:
                 self._resume_polling()
-            if ws is not None:
-                await ws.close()
+            if candidate is not None:
+                await candidate.close()
 
     @staticmethod
     def _expect(actions: list[Action], wanted: Act) -> bool:

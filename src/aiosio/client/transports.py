@@ -1,9 +1,11 @@
-"""The Engine.IO client's transports: HTTP long-polling and WebSocket, moving packets only (what
-to send and when is the session's, :mod:`aiosio.client.engine`)."""
+"""The Engine.IO client's transports behind one :class:`Transport`: HTTP long-polling and
+WebSocket, moving packets only (what to send and when is the session's,
+:mod:`aiosio.client.engine`)."""
 
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 import aiohttp
@@ -76,7 +78,7 @@ def payload_size(packet: Packet) -> int:
     return len(data.encode())
 
 
-class Transport:
+class Transport(ABC):
     """What the client session asks of a transport; the transports differ only here.
 
     The session reads with :meth:`receive` until it returns ``None`` or :attr:`receiving` turns
@@ -94,13 +96,13 @@ class Transport:
     #: whether a session may upgrade from this transport (the session machine's ``polling``)
     upgradable: bool = False
 
+    @abstractmethod
     async def receive(self) -> list[Packet] | None:
         """The next packets, or ``None`` once the transport is closed."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def send(self, packets: list[Packet]) -> None:
         """Send ``packets``."""
-        raise NotImplementedError
 
     def batch(self, buffer: list[Packet], max_payload: int) -> int:
         """How many packets at the head of ``buffer`` leave together in the next :meth:`send`
