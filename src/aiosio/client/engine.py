@@ -48,6 +48,8 @@ _logger = logging.getLogger("aiosio.client")
 PROTOCOL: Final = "4"
 TRANSPORTS: Final = ("polling", "websocket")
 _CLOSE_TIMEOUT: Final = 2.0
+#: the states in which a session reads and writes
+_RUNNING: Final = frozenset(("open", "closing"))
 
 State = Literal["new", "opening", "open", "closing", "closed"]
 
@@ -274,7 +276,7 @@ class EngineClient:
         if not packets or packets[0].type is not PacketType.OPEN:
             raise TransportError(transport.read_error, "no handshake")
         self._handshake(packets[0])
-        self._leftover = packets[1:]
+        self._leftover = list(packets[1:])
 
     async def _drop_transport(self) -> None:
         """Forget a transport that failed to open, before trying the next one."""
@@ -479,13 +481,13 @@ class EngineClient:
                 if self.state == "closed":
                     return
                 self._on_packet(packet)
-            while self._alive() and transport.receiving:
+            while self.state in _RUNNING and transport.receiving:
                 packets = await transport.receive()
                 if packets is None:
                     self._close_now("transport close", f"{transport.name} connection closed")
                     return
                 for packet in packets:
-                    if self.closed:
+                    if self.state == "closed":
                         return
                     self._on_packet(packet)
         except ERRORS as exc:
@@ -494,7 +496,7 @@ class EngineClient:
             transport.reader_stopped()
 
     def _alive(self) -> bool:
-        return self.state in ("open", "closing")
+        return self.state in _RUNNING
 
     async def _probe(self) -> None:
         candidate: WebSocket | None = None

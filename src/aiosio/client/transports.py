@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -95,9 +96,11 @@ class Transport(ABC):
     read_error: str = "transport error"
     #: whether a session may upgrade from this transport (the session machine's ``polling``)
     upgradable: bool = False
+    #: whether the read loop goes on (false once :meth:`pause` asked it to stop)
+    receiving: bool = True
 
     @abstractmethod
-    async def receive(self) -> list[Packet] | None:
+    async def receive(self) -> Sequence[Packet] | None:
         """The next packets, or ``None`` once the transport is closed."""
 
     @abstractmethod
@@ -113,11 +116,6 @@ class Transport(ABC):
     def farewell(self) -> list[Packet]:
         """The packets a graceful close sends before :meth:`close`."""
         return []
-
-    @property
-    def receiving(self) -> bool:
-        """Whether the read loop goes on (false once :meth:`pause` asked it to stop)."""
-        return True
 
     async def pause(self) -> None:
         """Stop reading for an upgrade; returns once the read in flight is over."""
@@ -139,14 +137,14 @@ class Transport(ABC):
 class Polling(Transport):
     """HTTP long-polling: GET receives payloads, POST sends them."""
 
-    __slots__ = ("_paused", "_pausing", "engine")
+    __slots__ = ("_paused", "engine", "receiving")
     name = "polling"
     read_error = "xhr poll error"
     upgradable = True
 
     def __init__(self, engine: PollingEndpoint) -> None:
         self.engine = engine
-        self._pausing = False
+        self.receiving = True
         self._paused = asyncio.Event()
 
     async def receive(self) -> list[Packet]:
@@ -190,21 +188,17 @@ class Polling(Transport):
     def farewell(self) -> list[Packet]:
         return [Packet(PacketType.CLOSE)]
 
-    @property
-    def receiving(self) -> bool:
-        return not self._pausing
-
     async def pause(self) -> None:
         """No new GET; returns once the GET in flight is answered."""
-        self._pausing = True
+        self.receiving = False
         await self._paused.wait()
 
     def reader_stopped(self) -> None:
-        if self._pausing:
+        if not self.receiving:
             self._paused.set()
 
     def resume(self) -> bool:
-        self._pausing = False
+        self.receiving = True
         self._paused.clear()
         return True
 
@@ -228,13 +222,13 @@ class WebSocket(Transport):
             else:
                 await ws.send_str(frame)
 
-    async def receive(self) -> list[Packet] | None:
+    async def receive(self) -> tuple[Packet] | None:
         """The next packet, or ``None`` once the WebSocket is closed."""
         msg = await self.ws.receive()
         if msg.type is aiohttp.WSMsgType.TEXT:
-            return [decode_packet(msg.data)]
+            return (decode_packet(msg.data),)
         if msg.type is aiohttp.WSMsgType.BINARY:
-            return [Packet(PacketType.MESSAGE, msg.data)]
+            return (Packet(PacketType.MESSAGE, msg.data),)
         if msg.type is aiohttp.WSMsgType.ERROR:
             raise TransportError("websocket error", msg.data)
         return None
