@@ -289,6 +289,7 @@ class Socket(AnyListeners):
             raise TypeError("auth must be a mapping or a callable returning one")
         if retries < 0:
             raise ValueError("retries must be >= 0")
+        #: the Manager this socket belongs to (seen through :class:`SocketManager`)
         self.io = io
         self.nsp = nsp
         self.auth = auth
