@@ -20,7 +20,7 @@ from .backoff import Backoff
 from .engine import EngineClient, TransportError
 from .lookup import connect
 from .manager import Manager
-from .socket import Auth, Emitter, Socket
+from .socket import Auth, Emitter, Socket, SocketManager
 
 __all__ = [
     "Auth",
@@ -29,6 +29,7 @@ __all__ = [
     "EngineClient",
     "Manager",
     "Socket",
+    "SocketManager",
     "TransportError",
     "connect",
 ]

@@ -28,8 +28,6 @@ from .._handlers import spawn
 from ..protocol.engineio import (
     Packet,
     PacketType,
-    decode_packet,
-    encode_packet,
 )
 from ..protocol.session import CloseReason
 from ..protocol.session_machine import Action, EngineSession
@@ -37,10 +35,10 @@ from ..protocol.session_table import Act, Event, Role, Upgrade
 from .transports import (
     ERRORS,
     Polling,
+    Transport,
     TransportError,
     WebSocket,
     as_transport_error,
-    payload_size,
 )
 
 __all__ = ["EngineClient", "TransportError"]
@@ -50,6 +48,8 @@ _logger = logging.getLogger("aiosio.client")
 PROTOCOL: Final = "4"
 TRANSPORTS: Final = ("polling", "websocket")
 _CLOSE_TIMEOUT: Final = 2.0
+#: the states in which a session reads and writes
+_RUNNING: Final = frozenset(("open", "closing"))
 
 State = Literal["new", "opening", "open", "closing", "closed"]
 
@@ -62,11 +62,6 @@ class _PriorWebSocket:
     """
 
     success = False
-
-
-def _text(frame: str | bytes) -> str:
-    """A text frame (the probe's packets are text)."""
-    return frame if isinstance(frame, str) else frame.decode()
 
 
 def _noop(*_args: Any) -> None:
@@ -87,8 +82,6 @@ class EngineClient:
         "_idle",
         "_leftover",
         "_machine",
-        "_paused",
-        "_pausing",
         "_ping_handle",
         "_probe_task",
         "_reader",
@@ -183,7 +176,7 @@ class EngineClient:
         self.ping_timeout = 20.0
         self.max_payload = 0
         self.upgrades: list[str] = []
-        self.transport: Polling | WebSocket | None = None
+        self.transport: Transport | None = None
         self.session: aiohttp.ClientSession = None  # type: ignore[assignment]
         self.on_message: Callable[[str | bytes], None] = _noop
         self.on_ping: Callable[[], None] = _noop
@@ -201,8 +194,6 @@ class EngineClient:
         self._upgrading = False
         self._upgraded = asyncio.Event()
         self._upgraded.set()
-        self._pausing = False
-        self._paused = asyncio.Event()
         self._ping_handle: asyncio.TimerHandle | None = None
         #: the session machine (heartbeat and upgrade), from :meth:`start` on
         self._machine: EngineSession | None = None
@@ -277,21 +268,15 @@ class EngineClient:
         _PriorWebSocket.success = self.transport_name == "websocket"
 
     async def _open_transport(self, first: str) -> None:
-        if first == "websocket":
-            ws_transport = WebSocket(await self._ws_connect())
-            self.transport = ws_transport
-            packet = await ws_transport.receive()
-            if packet is None or packet.type is not PacketType.OPEN:
-                raise TransportError("websocket error", "no handshake")
-            self._handshake(packet)
-        else:
-            polling = Polling(self)
-            self.transport = polling
-            packets = await polling.poll()
-            if packets[0].type is not PacketType.OPEN:
-                raise TransportError("xhr poll error", "no handshake")
-            self._handshake(packets[0])
-            self._leftover = packets[1:]
+        transport: Transport = (
+            WebSocket(await self._ws_connect()) if first == "websocket" else Polling(self)
+        )
+        self.transport = transport
+        packets = await transport.receive()
+        if not packets or packets[0].type is not PacketType.OPEN:
+            raise TransportError(transport.read_error, "no handshake")
+        self._handshake(packets[0])
+        self._leftover = list(packets[1:])
 
     async def _drop_transport(self) -> None:
         """Forget a transport that failed to open, before trying the next one."""
@@ -303,7 +288,8 @@ class EngineClient:
 
     def start(self) -> None:
         """Begin reading, writing, heartbeat supervision and (for polling) the upgrade probe."""
-        if self.state != "open":
+        transport = self.transport
+        if self.state != "open" or transport is None:
             return
         # The client probes without a deadline of its own, as the reference's does.
         self._machine = EngineSession(
@@ -314,17 +300,13 @@ class EngineClient:
             math.inf,
             asyncio.get_running_loop().time(),
             pinger=False,
-            polling=not isinstance(self.transport, WebSocket),
+            polling=transport.upgradable,
         )
         self._reschedule()
         self._writer = spawn(self._write_loop(), _logger)
-        transport = self.transport
-        if isinstance(transport, WebSocket):
-            self._reader = spawn(self._ws_loop(transport), _logger)
-        else:
-            self._reader = spawn(self._poll_loop(), _logger)
-            if self.upgrade and "websocket" in self.upgrades:
-                self._probe_task = spawn(self._probe(), _logger)
+        self._reader = spawn(self._read_loop(transport), _logger)
+        if transport.upgradable and self.upgrade and "websocket" in self.upgrades:
+            self._probe_task = spawn(self._probe(), _logger)
 
     def write(self, data: str | bytes, compress: bool = True) -> None:
         """Queue one message (text, or a binary attachment).
@@ -460,17 +442,13 @@ class EngineClient:
         self.on_error(error)
         self._close_now("transport error", error)
 
-    def _take_writable(self) -> list[Packet]:
+    def _take_writable(self, transport: Transport) -> list[Packet]:
         buffer = self._buffer
-        if self.max_payload and isinstance(self.transport, Polling) and len(buffer) > 1:
-            size = 1
-            for i, packet in enumerate(buffer):
-                size += payload_size(packet)
-                if i > 0 and size > self.max_payload:
-                    taken = buffer[:i]
-                    del buffer[:i]
-                    return taken
-                size += 2
+        count = transport.batch(buffer, self.max_payload)
+        if count < len(buffer):
+            taken = buffer[:count]
+            del buffer[:count]
+            return taken
         self._buffer = []
         return buffer
 
@@ -482,7 +460,7 @@ class EngineClient:
                 while self._buffer and not self._upgrading and self.state in ("open", "closing"):
                     transport = self.transport
                     assert transport is not None
-                    packets = self._take_writable()
+                    packets = self._take_writable(transport)
                     self._sending = True
                     self._idle.clear()
                     try:
@@ -496,79 +474,64 @@ class EngineClient:
             self._drained.set()
             self._fail(as_transport_error(exc, "write error"))
 
-    async def _poll_loop(self) -> None:
-        transport = self.transport
-        assert isinstance(transport, Polling)
+    async def _read_loop(self, transport: Transport) -> None:
         try:
             leftover, self._leftover = self._leftover, []
             for packet in leftover:
                 if self.state == "closed":
                     return
                 self._on_packet(packet)
-            while self.state in ("open", "closing") and not self._pausing:
-                packets = await transport.poll()
+            while self.state in _RUNNING and transport.receiving:
+                packets = await transport.receive()
+                if packets is None:
+                    self._close_now("transport close", f"{transport.name} connection closed")
+                    return
                 for packet in packets:
-                    if self.closed:
+                    if self.state == "closed":
                         return
                     self._on_packet(packet)
         except ERRORS as exc:
-            self._fail(as_transport_error(exc, "xhr poll error"))
+            self._fail(as_transport_error(exc, transport.read_error))
         finally:
-            if self._pausing:
-                self._paused.set()
-
-    async def _ws_loop(self, transport: WebSocket) -> None:
-        try:
-            while self.state != "closed":
-                packet = await transport.receive()
-                if packet is None:
-                    self._close_now("transport close", "websocket connection closed")
-                    return
-                self._on_packet(packet)
-        except ERRORS as exc:
-            self._fail(as_transport_error(exc, "websocket error"))
+            transport.reader_stopped()
 
     def _alive(self) -> bool:
-        return self.state in ("open", "closing")
+        return self.state in _RUNNING
 
     async def _probe(self) -> None:
-        ws: aiohttp.ClientWebSocketResponse | None = None
+        candidate: WebSocket | None = None
         machine = self._machine
         assert machine is not None
         loop = asyncio.get_running_loop()
         try:
-            ws = await self._ws_connect()
+            candidate = WebSocket(await self._ws_connect())
             if not self._expect(machine.probe_offered(loop.time()), Act.SEND_PROBE):
                 return
-            await ws.send_str(_text(encode_packet(Packet(PacketType.PING, "probe"))))
-            msg = await ws.receive()
-            reply = (
-                decode_packet(msg.data)
-                if msg.type is aiohttp.WSMsgType.TEXT and msg.data
-                else Packet(PacketType.NOOP)
-            )
+            await candidate.send([Packet(PacketType.PING, "probe")])
+            replies = await candidate.receive()
+            # A closed candidate answers nothing: a probe failure like any wrong answer.
+            reply = replies[0] if replies else Packet(PacketType.NOOP)
             if not self._expect(machine.probe_packet(reply, loop.time()), Act.PAUSE_POLL):
-                raise TransportError("probe error", msg.data)
+                raise TransportError("probe error", reply.data)
             if not self._alive():
                 return
             # Pause polling: no new POST, and wait for the GET and POST in flight to finish.
+            polling = self.transport
+            assert polling is not None
             self._upgrading = True
             self._upgraded.clear()
-            self._pausing = True
-            await self._paused.wait()
+            await polling.pause()
             await self._idle.wait()
             if not self._alive():
                 return
             if not self._expect(machine.handle(Event.POLL_PAUSED, loop.time()), Act.SWITCH):
                 return
-            transport = WebSocket(ws)
-            ws = None
+            transport, candidate = candidate, None
             self.transport = transport
             await transport.send([Packet(PacketType.UPGRADE)])
             self._upgrading = False
-            self._pausing = False
             self._upgraded.set()
-            self._reader = spawn(self._ws_loop(transport), _logger)
+            self._reader = spawn(self._read_loop(transport), _logger)
             self._wake.set()
             _PriorWebSocket.success = True
             _logger.debug("engine %s upgraded to websocket", self.id)
@@ -580,8 +543,8 @@ class EngineClient:
                 machine.handle(Event.PROBE_CLOSED, loop.time())
             if self._upgrading:
                 self._resume_polling()
-            if ws is not None:
-                await ws.close()
+            if candidate is not None:
+                await candidate.close()
 
     @staticmethod
     def _expect(actions: list[Action], wanted: Act) -> bool:
@@ -591,11 +554,10 @@ class EngineClient:
     def _resume_polling(self) -> None:
         self._upgrading = False
         self._upgraded.set()
-        self._pausing = False
-        self._paused.clear()
-        if isinstance(self.transport, Polling) and self._alive():
+        transport = self.transport
+        if transport is not None and transport.resume() and self._alive():
             if self._reader is None or self._reader.done():
-                self._reader = spawn(self._poll_loop(), _logger)
+                self._reader = spawn(self._read_loop(transport), _logger)
             self._wake.set()
 
     def _close_now(self, reason: str, description: Any) -> None:
@@ -618,8 +580,9 @@ class EngineClient:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 if self._upgrading:
                     await self._upgraded.wait()
-                if isinstance(self.transport, Polling) and self.state == "closing":
-                    self._buffer.append(Packet(PacketType.CLOSE))
+                farewell = self.transport.farewell() if self.transport is not None else []
+                if farewell and self.state == "closing":
+                    self._buffer.extend(farewell)
                     self._drained.clear()
                     self._wake.set()
                 if self._buffer or self._sending:
@@ -642,7 +605,7 @@ class EngineClient:
         if pending:
             await asyncio.wait(pending)
         transport = self.transport
-        if isinstance(transport, WebSocket):
+        if transport is not None:
             with contextlib.suppress(*ERRORS):
                 await transport.close()
         if self.session is not None:

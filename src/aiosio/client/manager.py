@@ -12,36 +12,19 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from .._handlers import Listeners, spawn
 from ..exceptions import ClientConnectionError, SocketProtocolError
 from ..protocol import socketio
 from .backoff import Backoff
 from .engine import TRANSPORTS, EngineClient
-
-if TYPE_CHECKING:
-    from .socket import Auth, Socket
+from .hooks import SocketHooks
+from .socket import Auth, Socket
 
 __all__ = ["Manager", "SocketHooks"]
 
 _logger = logging.getLogger("aiosio.client")
-
-
-class SocketHooks(NamedTuple):
-    """What a :class:`Manager` tells an active namespace socket, which registers these with
-    :meth:`Manager.activate` (package-internal: :class:`~aiosio.client.Socket` does it)."""
-
-    #: the connection opened: send the CONNECT packet
-    on_open: Callable[[], None]
-    #: a packet for the socket's namespace arrived
-    on_packet: Callable[[socketio.Packet], None]
-    #: the connection failed (the error)
-    on_error: Callable[[BaseException], None]
-    #: the Manager stopped trying to connect (the last error)
-    on_give_up: Callable[[BaseException], None]
-    #: the connection closed (reason, description)
-    on_close: Callable[[str, Any], None]
 
 
 class Manager(Listeners):
@@ -186,8 +169,6 @@ class Manager(Listeners):
         max_buffered: int | None = None,
     ) -> Socket:
         """The socket of ``namespace`` on this connection (made on first use, not yet connected)."""
-        from .socket import Socket
-
         if not namespace.startswith("/"):
             namespace = "/" + namespace
         socket = self.nsps.get(namespace)

@@ -13,10 +13,10 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from .. import _handlers
-from .._handlers import Ack, AnyListeners, Handler, spawn
+from .._handlers import Ack, AnyListeners, F, Handler, spawn
 from ..exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -24,12 +24,10 @@ from ..exceptions import (
     DisconnectedError,
 )
 from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType, ack_args, ack_value
-from .manager import SocketHooks
+from .engine import EngineClient
+from .hooks import SocketHooks
 
-if TYPE_CHECKING:
-    from .manager import Manager
-
-__all__ = ["Auth", "Emitter", "Socket"]
+__all__ = ["Auth", "Emitter", "Socket", "SocketManager"]
 
 _logger = logging.getLogger("aiosio.client")
 
@@ -165,6 +163,73 @@ class Emitter:
         )
 
 
+class SocketManager(Protocol):
+    """A :class:`~aiosio.client.Manager` as its sockets see it (``Socket.io``): the connection's
+    state and listeners, and the package-internal methods a socket drives it with."""
+
+    @property
+    def uri(self) -> str:
+        """The server's URL."""
+
+    @property
+    def ready_state(self) -> Literal["closed", "opening", "open"]:
+        """``"closed"``, ``"opening"`` or ``"open"``."""
+
+    @property
+    def engine(self) -> EngineClient | None:
+        """The current Engine.IO session, if any."""
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether a reconnection is scheduled or in progress."""
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register ``handler`` for a Manager event; without ``handler``, return a decorator."""
+
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+    @overload
+    def once(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Like :meth:`on`, but the handler is removed after its first call."""
+
+    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
+        """Remove ``handler`` from ``event``, every handler of ``event``, or every handler."""
+
+    def open(self) -> None:
+        """Start connecting, unless already open or opening."""
+
+    def close(self) -> asyncio.Future[None]:
+        """Disconnect every socket, close the connection and stop reconnecting."""
+
+    def wait_closed_future(self) -> asyncio.Future[None]:
+        """A future that completes once every closing transport is released."""
+
+    def activate(self, namespace: str, hooks: SocketHooks) -> None:
+        """The socket of ``namespace`` wants to connect (package-internal)."""
+
+    def deactivate(self, namespace: str) -> None:
+        """The socket of ``namespace`` left (package-internal)."""
+
+    def socket(
+        self,
+        namespace: str = "/",
+        *,
+        auth: Auth = None,
+        retries: int = 0,
+        ack_timeout: float | None = None,
+        max_buffered: int | None = None,
+    ) -> Socket:
+        """The socket of ``namespace`` on this connection (made on first use)."""
+
+    def write_packet(self, packet: Packet, compress: bool = True) -> None:
+        """Write ``packet`` on the current Engine.IO session (package-internal)."""
+
+
 class Socket(AnyListeners):
     """One namespace on a :class:`~aiosio.client.Manager` connection.
 
@@ -210,7 +275,7 @@ class Socket(AnyListeners):
 
     def __init__(
         self,
-        io: Manager,
+        io: SocketManager,
         nsp: str = "/",
         *,
         auth: Auth = None,
@@ -224,6 +289,7 @@ class Socket(AnyListeners):
             raise TypeError("auth must be a mapping or a callable returning one")
         if retries < 0:
             raise ValueError("retries must be >= 0")
+        #: the Manager this socket belongs to (seen through :class:`SocketManager`)
         self.io = io
         self.nsp = nsp
         self.auth = auth

@@ -1,10 +1,13 @@
-"""The Engine.IO client's transports: HTTP long-polling and WebSocket, moving packets only (what
-to send and when is the session's, :mod:`aiosio.client.engine`)."""
+"""The Engine.IO client's transports behind one :class:`Transport`: HTTP long-polling and
+WebSocket, moving packets only (what to send and when is the session's,
+:mod:`aiosio.client.engine`)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final, Protocol
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -23,6 +26,7 @@ __all__ = [
     "ERRORS",
     "Polling",
     "PollingEndpoint",
+    "Transport",
     "TransportError",
     "WebSocket",
     "as_transport_error",
@@ -75,16 +79,79 @@ def payload_size(packet: Packet) -> int:
     return len(data.encode())
 
 
-class Polling:
+class Transport(ABC):
+    """What the client session asks of a transport; the transports differ only here.
+
+    The session reads with :meth:`receive` until it returns ``None`` or :attr:`receiving` turns
+    false, then calls :meth:`reader_stopped`; it writes what :meth:`batch` lets leave at once with
+    :meth:`send`. A message transport (WebSocket) sends every packet in one go, has nothing to pause
+    and closes by closing itself; long-polling batches under ``maxPayload``, pauses for an upgrade
+    and says goodbye with a close packet.
+    """
+
+    __slots__ = ()
+    #: ``"polling"`` or ``"websocket"``
+    name: str = ""
+    #: the error a failed read reports (the reference's wording)
+    read_error: str = "transport error"
+    #: whether a session may upgrade from this transport (the session machine's ``polling``)
+    upgradable: bool = False
+    #: whether the read loop goes on (false once :meth:`pause` asked it to stop)
+    receiving: bool = True
+
+    @abstractmethod
+    async def receive(self) -> Sequence[Packet] | None:
+        """The next packets, or ``None`` once the transport is closed."""
+
+    @abstractmethod
+    async def send(self, packets: list[Packet]) -> None:
+        """Send ``packets``."""
+
+    def batch(self, buffer: list[Packet], max_payload: int) -> int:
+        """How many packets at the head of ``buffer`` leave together in the next :meth:`send`
+        (``max_payload`` is the server's limit in bytes, 0 for none)."""
+        del max_payload
+        return len(buffer)
+
+    def farewell(self) -> list[Packet]:
+        """The packets a graceful close sends before :meth:`close`."""
+        return []
+
+    async def pause(self) -> None:
+        """Stop reading for an upgrade; returns once the read in flight is over."""
+        return None
+
+    def reader_stopped(self) -> None:
+        """The read loop ended (what :meth:`pause` waits for)."""
+        return None
+
+    def resume(self) -> bool:
+        """Undo :meth:`pause`; whether reading must start again."""
+        return False
+
+    async def close(self) -> None:
+        """Release the transport."""
+        return None
+
+
+class Polling(Transport):
     """HTTP long-polling: GET receives payloads, POST sends them."""
 
-    __slots__ = ("engine",)
-    name: Final = "polling"
+    __slots__ = ("_paused", "engine", "receiving")
+    name = "polling"
+    read_error = "xhr poll error"
+    upgradable = True
 
     def __init__(self, engine: PollingEndpoint) -> None:
         self.engine = engine
+        self.receiving = True
+        self._paused = asyncio.Event()
+
+    async def receive(self) -> list[Packet]:
+        return await self.poll()
 
     async def poll(self) -> list[Packet]:
+        """One GET: the packets of its payload."""
         engine = self.engine
         async with engine.session.get(
             engine.http_url, params=engine.params("polling", stamp=True), headers=engine.headers
@@ -107,15 +174,41 @@ class Polling:
             if resp.status != 200:
                 raise TransportError("xhr post error", http_error(resp.status, body))
 
-    async def close(self) -> None:
-        return None
+    def batch(self, buffer: list[Packet], max_payload: int) -> int:
+        """As many packets as fit in ``max_payload`` (at least one), as the reference splits."""
+        if max_payload and len(buffer) > 1:
+            size = 1
+            for i, packet in enumerate(buffer):
+                size += payload_size(packet)
+                if i > 0 and size > max_payload:
+                    return i
+                size += 2
+        return len(buffer)
+
+    def farewell(self) -> list[Packet]:
+        return [Packet(PacketType.CLOSE)]
+
+    async def pause(self) -> None:
+        """No new GET; returns once the GET in flight is answered."""
+        self.receiving = False
+        await self._paused.wait()
+
+    def reader_stopped(self) -> None:
+        if not self.receiving:
+            self._paused.set()
+
+    def resume(self) -> bool:
+        self.receiving = True
+        self._paused.clear()
+        return True
 
 
-class WebSocket:
+class WebSocket(Transport):
     """One WebSocket: a frame per packet, binary messages as binary frames."""
 
     __slots__ = ("ws",)
-    name: Final = "websocket"
+    name = "websocket"
+    read_error = "websocket error"
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
@@ -129,13 +222,13 @@ class WebSocket:
             else:
                 await ws.send_str(frame)
 
-    async def receive(self) -> Packet | None:
+    async def receive(self) -> tuple[Packet] | None:
         """The next packet, or ``None`` once the WebSocket is closed."""
         msg = await self.ws.receive()
         if msg.type is aiohttp.WSMsgType.TEXT:
-            return decode_packet(msg.data)
+            return (decode_packet(msg.data),)
         if msg.type is aiohttp.WSMsgType.BINARY:
-            return Packet(PacketType.MESSAGE, msg.data)
+            return (Packet(PacketType.MESSAGE, msg.data),)
         if msg.type is aiohttp.WSMsgType.ERROR:
             raise TransportError("websocket error", msg.data)
         return None
