@@ -443,16 +443,7 @@ class DeflateWebSocket(WebSocket):
         if not compress or len(data) << 2 < deflate.threshold or self._state != _OPEN:
             WebSocket.send(self, data)
             return
-        if type(data) is str:
-            payload = data.encode("utf-8")
-            opcode = OP_TEXT
-        else:
-            payload = cast(bytes, data)
-            opcode = OP_BINARY
-        if payload and len(payload) >= deflate.threshold:
-            payload = deflate.compress(payload)
-            opcode |= 0x40  # RSV1: a compressed message
-        self.send_frames([frame_header(opcode, len(payload)), payload])
+        self.send_frames(self._frame(data))
 
     def send_prepared(self, prepared: PreparedMessages, compress: bool = True) -> None:
         """Write messages prepared for many connections, compressing the large ones here."""
@@ -481,21 +472,23 @@ class DeflateWebSocket(WebSocket):
 
     def _compressed_frames(self, messages: tuple[str | bytes, ...]) -> bytes:
         """Whole frames for ``messages``, those of at least the threshold compressed."""
-        deflate = self.deflate
-        out = []
+        out: list[bytes] = []
         for message in messages:
-            if type(message) is str:
-                payload = message.encode("utf-8")
-                opcode = OP_TEXT
-            else:
-                payload = cast(bytes, message)
-                opcode = OP_BINARY
-            if payload and len(payload) >= deflate.threshold:
-                payload = deflate.compress(payload)
-                opcode |= 0x40
-            out.append(frame_header(opcode, len(payload)))
-            out.append(payload)
+            out += self._frame(message)
         return b"".join(out)
+
+    def _frame(self, message: str | bytes) -> list[bytes]:
+        """One message's frame (header, payload), compressed when at least the threshold long."""
+        if type(message) is str:
+            payload = message.encode("utf-8")
+            opcode = OP_TEXT
+        else:
+            payload = cast(bytes, message)
+            opcode = OP_BINARY
+        if payload and len(payload) >= self.deflate.threshold:
+            payload = self.deflate.compress(payload)
+            opcode |= 0x40  # RSV1: a compressed message
+        return [frame_header(opcode, len(payload)), payload]
 
     def decompress(self, payload: bytes) -> bytes:
         """Inflate one client message; a deflate bomb or bad data closes this connection."""

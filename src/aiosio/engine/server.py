@@ -468,13 +468,25 @@ class EngineServer:
 
     def _open_websocket(self, request: Request, connection: WebSocketConnection) -> None:
         socket = self._new_socket(request, "websocket")
-        transport = self._websocket_transport(socket, request, connection)
+        self._open_on(
+            socket, request, connection, self._websocket_transport(socket, request, connection)
+        )
+
+    def _open_on(
+        self,
+        socket: EngineSocket,
+        request: Request,
+        connection: WebSocketConnection,
+        transport: WebSocketTransport,
+    ) -> None:
+        """Open ``socket``'s session on a message transport (WebSocket or WebTransport): the open
+        packet is its first message, and no upgrade is offered."""
         socket.attach(transport)
         self.clients[socket.id] = socket
         connection.accept(transport, self._handshake_headers(request, socket.id))
         for packet in self._open_packets(socket, []):
             transport.send_packet(packet)
-        logger.debug("session %s opened over websocket", socket.id)
+        logger.debug("session %s opened over %s", socket.id, transport.name)
         self._emit("connection", socket)
 
     # -- WebTransport ---------------------------------------------------------------------------
@@ -543,14 +555,7 @@ class EngineServer:
 
     def _open_webtransport(self, request: Request, connection: WebSocketConnection) -> None:
         socket = self._new_socket(request, "webtransport", protocol=4)
-        transport = WebTransportTransport(socket, connection)
-        socket.attach(transport)
-        self.clients[socket.id] = socket
-        connection.accept(transport, self._handshake_headers(request, socket.id))
-        for packet in self._open_packets(socket, []):
-            transport.send_packet(packet)
-        logger.debug("session %s opened over webtransport", socket.id)
-        self._emit("connection", socket)
+        self._open_on(socket, request, connection, WebTransportTransport(socket, connection))
 
     # -- helpers used by sessions ---------------------------------------------------------------
     def respond(
