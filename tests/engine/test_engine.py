@@ -254,14 +254,20 @@ async def test_server_close_releases_a_pending_poll_with_close() -> None:
     assert rec.closes == [("forced close", None)]
 
 
-async def upgrade(eng: EngineServer, sid: str) -> tuple[FakeWebSocket, Responder]:
-    poll = Responder()
-    eng.handle_request(request("GET", f"{Q}&sid={sid}"), poll)
+async def probe(eng: EngineServer, sid: str) -> FakeWebSocket:
+    """A WebSocket for session ``sid`` whose probe was answered (``2probe`` -> ``3probe``)."""
     ws = FakeWebSocket()
     eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
     assert ws.handler is not None
     ws.client_send("2probe")
     assert await ws.recv() == "3probe"
+    return ws
+
+
+async def upgrade(eng: EngineServer, sid: str) -> tuple[FakeWebSocket, Responder]:
+    poll = Responder()
+    eng.handle_request(request("GET", f"{Q}&sid={sid}"), poll)
+    ws = await probe(eng, sid)
     assert (await poll.get()).body == b"6"
     ws.client_send("5")
     return ws, poll
@@ -296,10 +302,7 @@ async def test_messages_buffered_during_upgrade_go_out_on_the_websocket() -> Non
     eng = EngineServer()
     rec = Recorder(eng)
     sid, _ = await open_polling(eng)
-    ws = FakeWebSocket()
-    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
-    ws.client_send("2probe")
-    assert await ws.recv() == "3probe"
+    ws = await probe(eng, sid)
     rec.sockets[0].send("during")
     ws.client_send("5")
     assert await ws.recv() == "4during"
@@ -309,10 +312,7 @@ async def test_a_get_mid_upgrade_is_held_until_the_upgrade_settles() -> None:
     eng = EngineServer()
     rec = Recorder(eng)
     sid, _ = await open_polling(eng)
-    ws = FakeWebSocket()
-    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
-    ws.client_send("2probe")
-    assert await ws.recv() == "3probe"
+    ws = await probe(eng, sid)
     # A GET that the host hands over before the client's "5": the "5" answers it 400 ...
     racing = Responder()
     eng.handle_request(request("GET", f"{Q}&sid={sid}"), racing)
@@ -331,10 +331,7 @@ async def test_a_get_mid_upgrade_without_the_upgrade_packet_gets_a_noop() -> Non
     eng = EngineServer()
     Recorder(eng)
     sid, _ = await open_polling(eng)
-    ws = FakeWebSocket()
-    eng.handle_websocket(request("GET", f"EIO=4&transport=websocket&sid={sid}"), ws)
-    ws.client_send("2probe")
-    assert await ws.recv() == "3probe"
+    ws = await probe(eng, sid)
     # A poll the client had in flight: released within the reference's 100 ms check interval.
     started = asyncio.get_running_loop().time()
     held = await call(eng, request("GET", f"{Q}&sid={sid}"))
