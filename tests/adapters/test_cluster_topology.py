@@ -185,6 +185,22 @@ def losses(
     return report
 
 
+def start_traffic(
+    sender: Server, count: int, interval: float
+) -> tuple[asyncio.Task[None], dict[int, float]]:
+    """Broadcast ``"n", i`` for i in range(count), ``interval`` seconds apart, in a task; the dict
+    fills with the time each one was sent (what :func:`losses` reads)."""
+    sent_at: dict[int, float] = {}
+
+    async def traffic() -> None:
+        for i in range(count):
+            sender.emit("n", i)
+            sent_at[i] = time.perf_counter()
+            await asyncio.sleep(interval)
+
+    return asyncio.get_running_loop().create_task(traffic()), sent_at
+
+
 async def test_broadcasts_follow_a_slot_move(
     moving: tuple[Cluster, list[Client]],
     own_cluster: LocalRedisCluster,
@@ -198,15 +214,7 @@ async def test_broadcasts_follow_a_slot_move(
     target = next(port for port in ports if port != source)
     sender = cluster.nodes[0]
 
-    sent_at: dict[int, float] = {}
-
-    async def traffic() -> None:
-        for i in range(MESSAGES):
-            sender.emit("n", i)
-            sent_at[i] = time.perf_counter()
-            await asyncio.sleep(INTERVAL)
-
-    task = asyncio.get_running_loop().create_task(traffic())
+    task, sent_at = start_traffic(sender, MESSAGES, INTERVAL)
     await asyncio.sleep(MESSAGES * INTERVAL / 3)
     moved_at = time.perf_counter()
     migration = await move_slot(ports, slot, target)
@@ -268,15 +276,7 @@ async def test_broadcasts_follow_a_failover(
     sender = cluster.nodes[0]
     count, interval = 400, 0.01
 
-    sent_at: dict[int, float] = {}
-
-    async def traffic() -> None:
-        for i in range(count):
-            sender.emit("n", i)
-            sent_at[i] = time.perf_counter()
-            await asyncio.sleep(interval)
-
-    task = asyncio.get_running_loop().create_task(traffic())
+    task, sent_at = start_traffic(sender, count, interval)
     await asyncio.sleep(0.5)
     killed_at = time.perf_counter()
     replicated_cluster.kill(master)
