@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from inproc import MASK, FakeTransport
+from inproc import MASK, FakeTransport, connect
 from run import LOGS, Point, RunningServer, ServerSpec, run_generator, started
 
 from aiosio._http.frames import OP_TEXT, encode_frame
 from aiosio._http.host import Host
-from aiosio._http.protocol import HttpProtocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "servers"))
 from aiosio_server import build
@@ -91,14 +90,7 @@ def client_frame(message: bytes, option: Any) -> bytes:
 
 def open_ws(host: Host) -> Any:
     """A WebSocket that offered permessage-deflate and joined "/"."""
-    transport = FakeTransport()
-    http = HttpProtocol(host)
-    transport.protocol = http
-    http.connection_made(transport)  # type: ignore[arg-type]
-    http.data_received(UPGRADE)
-    ws = transport.protocol
-    ws.data_received(encode_frame(OP_TEXT, b"40", mask=MASK))
-    return ws
+    return connect(host, UPGRADE)
 
 
 #: The in-process variants: off, on (context takeover), on without context takeover either way.

@@ -84,13 +84,14 @@ class FakeTransport:
         self.closed = True
 
 
-def connect(host: Host) -> Any:
-    """Open a WebSocket and join "/"; return the WebSocket protocol object."""
+def connect(host: Host, upgrade: bytes = UPGRADE) -> Any:
+    """Open a WebSocket with the ``upgrade`` request and join "/"; return the WebSocket protocol
+    object."""
     transport = FakeTransport()
     http = HttpProtocol(host)
     transport.protocol = http
     http.connection_made(transport)  # type: ignore[arg-type]
-    http.data_received(UPGRADE)
+    http.data_received(upgrade)
     ws = transport.protocol
     ws.data_received(encode_frame(OP_TEXT, b"40", mask=MASK))
     return ws
